@@ -1,0 +1,34 @@
+"""pixelcourse: the package behind the PixelCNN notebook course.
+
+One module per lesson topic: ``masks`` (01), ``layers`` (02, 04), ``models``
+(03-05), ``data``, ``training``, ``sampling`` and ``fast`` (06-07), ``plots``
+(08), ``widget`` (09), and ``checks`` for the exercises.
+"""
+
+from .masks import MaskedConv2d, make_mask
+from .layers import GatedBlock, ResidualBlock, gated_activation
+from .models import (
+    PRESETS,
+    GatedPixelCNN,
+    PixelCNN,
+    PixelCNNConfig,
+    build_model,
+    count_parameters,
+    model_from_config,
+    preset_config,
+)
+from .data import load_dataset, quantise, dequantise, subset
+from .training import (
+    CheckpointError,
+    bits_per_dim,
+    fit,
+    load_checkpoint,
+    load_pretrained,
+    save_checkpoint,
+    train_or_load,
+)
+from .sampling import complete, sample, sample_step
+from .plots import plot_mask, receptive_field, show_grid
+from .settings import CHECKPOINT_DIR, DATA_DIR, quick, quick_or
+
+__version__ = "0.1.0"

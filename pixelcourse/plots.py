@@ -1,0 +1,145 @@
+"""Figures used across the course: image grids, masks and receptive fields (notebooks 01, 04, 08)."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .masks import channel_groups
+
+
+def to_display(images: torch.Tensor, levels: int | None = None) -> np.ndarray:
+    """Levels (N, C, H, W) -> floats in [0, 1] shaped (N, H, W, C) for imshow."""
+    images = torch.as_tensor(images)
+    if images.dim() == 3:
+        images = images[None]
+    if levels is None:
+        levels = 2 if images.max() <= 1 else 256
+    x = images.float() / max(levels - 1, 1)
+    return x.permute(0, 2, 3, 1).clamp(0, 1).cpu().numpy()
+
+
+def show_grid(
+    images: torch.Tensor,
+    nrow: int | None = None,
+    *,
+    levels: int | None = None,
+    title: str | None = None,
+    row_labels: list[str] | None = None,
+    ax=None,
+    scale: float = 1.0,
+):
+    """Show images (N, C, H, W) of pixel levels as a grid; returns the matplotlib Figure.
+
+    nrow: images per row (default: near square). levels: the number of levels
+    (default: 2 if the largest value is 1, else 256). row_labels: a label at
+    the left of each row.
+    """
+    pics = to_display(images, levels)  # (N, H, W, C)
+    n, h, w, c = pics.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    pad = 2
+    canvas = np.ones((rows * (h + pad) + pad, nrow * (w + pad) + pad, c))
+    for k in range(n):
+        r, col = divmod(k, nrow)
+        canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = pics[k]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(scale * max(2, nrow * 0.6), scale * max(2, rows * 0.6)))
+    else:
+        fig = ax.figure
+    ax.imshow(canvas.squeeze(-1) if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0, vmax=1)
+    ax.set_xticks([])
+    if row_labels:
+        ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(len(row_labels))], row_labels)
+        ax.tick_params(left=False)
+    else:
+        ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_mask(mask: torch.Tensor, ax=None, title: str | None = None, color_channels: int = 1):
+    """Show the spatial pattern of a mask: 1 = the weight is used, 0 = hidden.
+
+    mask: (kh, kw) or a MaskedConv2d mask (out, in, kh, kw). For colour
+    (``color_channels=3``) the centre pixel is drawn per pair of groups:
+    the grid shows which input colour (columns) each output colour (rows) sees.
+    """
+    mask = torch.as_tensor(mask).float()
+    if mask.dim() == 2:
+        mask = mask[None, None]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(3, 3))
+    else:
+        fig = ax.figure
+    if color_channels == 1:
+        spatial = mask[0, 0]
+        ax.imshow(spatial, cmap="Blues", vmin=0, vmax=1.3)
+        kh, kw = spatial.shape
+        for i in range(kh):
+            for j in range(kw):
+                ax.text(j, i, int(spatial[i, j]), ha="center", va="center", fontsize=9)
+        ax.set_xticks(range(kw))
+        ax.set_yticks(range(kh))
+        ax.set_xlabel("kernel column")
+        ax.set_ylabel("kernel row")
+    else:
+        kh, kw = mask.shape[-2:]
+        g_out = channel_groups(mask.shape[0], color_channels)
+        g_in = channel_groups(mask.shape[1], color_channels)
+        centre = torch.zeros(color_channels, color_channels)
+        for go in range(color_channels):
+            for gi in range(color_channels):
+                centre[go, gi] = mask[g_out == go][:, g_in == gi][:, :, kh // 2, kw // 2].max()
+        names = "RGB"
+        ax.imshow(centre, cmap="Blues", vmin=0, vmax=1.3)
+        for go in range(color_channels):
+            for gi in range(color_channels):
+                ax.text(gi, go, int(centre[go, gi]), ha="center", va="center")
+        ax.set_xticks(range(color_channels), [f"in {n}" for n in names])
+        ax.set_yticks(range(color_channels), [f"out {n}" for n in names])
+        ax.set_xlabel("input colour at the centre pixel")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def receptive_field(
+    model,
+    position: tuple[int, int] | tuple[int, int, int],
+    x: torch.Tensor | None = None,
+    y: torch.Tensor | None = None,
+    seed: int = 0,
+) -> torch.Tensor:
+    """Input-gradient map of one output sub-pixel: which inputs its logits depend on.
+
+    position: (i, j) (channel 0) or (c, i, j). x: an optional image (1, C, H, W)
+    of levels; default a random one (fixed ``seed``). Returns a float tensor
+    (C, H, W) of |d logits[c, i, j] / d input|: zero wherever the output cannot look.
+    """
+    cfg = model.config
+    c, i, j = (0, *position) if len(position) == 2 else position
+    if not (0 <= c < cfg.channels and 0 <= i < cfg.height and 0 <= j < cfg.width):
+        raise ValueError(f"position {position} is outside the image ({cfg.channels}, {cfg.height}, {cfg.width}).")
+    gen = torch.Generator().manual_seed(seed)
+    if x is None:
+        x = torch.randint(0, cfg.levels, (1, cfg.channels, cfg.height, cfg.width), generator=gen)
+    if y is None and cfg.num_classes:
+        y = torch.zeros(1, dtype=torch.long)
+    model.check_input(x, y)
+    device = next(model.parameters()).device
+    xf = model.normalise(x.to(device)).requires_grad_(True)
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model.forward_normalised(xf, None if y is None else y.to(device))  # (1, levels, C, H, W)
+        # Squares, so that gradients of different levels cannot cancel.
+        logits[0, :, c, i, j].pow(2).sum().backward()
+    finally:
+        model.train(was_training)
+    return xf.grad[0].abs().detach().cpu()  # (C, H, W)

@@ -1,0 +1,157 @@
+"""Sampling (notebooks 06-07): one entry point for generation, completion, temperature and the widget.
+
+``sample`` is completion with nothing known. Two methods sit behind the same
+functions: "naive" runs the whole network once per sub-pixel (the teaching
+version and the test oracle); "fast" caches each layer's recent inputs and
+computes only the new position (``pixelcourse.fast``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from .models import AutoregressiveModel, check_labels
+
+METHODS = ("naive", "fast")
+
+
+def check_temperature(temperature) -> float:
+    """Temperature must be a finite number > 0; returns it as a float."""
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}.") from None
+    if not math.isfinite(t) or t <= 0:
+        raise ValueError(
+            f"temperature must be a finite number > 0, got {temperature!r}. "
+            "Use values near 1 (e.g. 0.5 for sharper, 1.5 for more diverse samples)."
+        )
+    return t
+
+
+def sample_step(logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one level per row of ``logits`` (B, levels) from softmax(logits / T).
+
+    Inverse-CDF sampling: one uniform number per image, the first level whose
+    cumulative probability exceeds it. Returns long (B,).
+    """
+    probs = torch.softmax(logits.double() / temperature, dim=-1)  # (B, levels)
+    cdf = probs.cumsum(dim=-1)  # (B, levels)
+    u = torch.rand(logits.shape[0], 1, generator=generator, dtype=torch.float64, device=logits.device)  # (B, 1)
+    return (cdf < u).sum(dim=-1).clamp(max=logits.shape[-1] - 1)  # (B,)
+
+
+def _as_labels(model: AutoregressiveModel, labels, batch: int) -> torch.Tensor | None:
+    if labels is None:
+        check_labels(model.config, None, batch)
+        return None
+    if isinstance(labels, int):
+        labels = [labels] * batch
+    y = torch.as_tensor(labels, dtype=torch.long) if not isinstance(labels, torch.Tensor) else labels
+    check_labels(model.config, y, batch)
+    return y
+
+
+def _model_device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def sample(
+    model: AutoregressiveModel,
+    n: int,
+    *,
+    temperature: float = 1.0,
+    labels=None,
+    generator: torch.Generator | None = None,
+    method: str = "naive",
+    callback: Callable[[int, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """Generate ``n`` images from scratch. Returns long (n, C, H, W) in [0, levels).
+
+    labels: class labels for conditional models, an int (the same for all) or (n,).
+    generator: a seeded ``torch.Generator`` makes samples reproducible.
+    callback(row, images): called after each finished row (live display).
+    """
+    c = model.config
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}.")
+    images = torch.zeros(n, c.channels, c.height, c.width, dtype=torch.long, device=_model_device(model))
+    known = torch.zeros_like(images, dtype=torch.bool)
+    return complete(
+        model, images, known, temperature=temperature, labels=labels, generator=generator, method=method, callback=callback
+    )
+
+
+@torch.no_grad()
+def complete(
+    model: AutoregressiveModel,
+    images: torch.Tensor,
+    known: torch.Tensor,
+    *,
+    n_per_image: int = 1,
+    temperature: float = 1.0,
+    labels=None,
+    generator: torch.Generator | None = None,
+    method: str = "naive",
+    callback: Callable[[int, torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """Keep the known sub-pixels of ``images`` and sample all the others in raster order.
+
+    images: long (B, C, H, W); known: bool (B, C, H, W), True where a value is given.
+    Returns long (B * n_per_image, C, H, W): the completions of image b are rows
+    b * n_per_image ... (b + 1) * n_per_image - 1, and every known value is kept exactly.
+    """
+    temperature = check_temperature(temperature)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    if not isinstance(n_per_image, int) or n_per_image < 1:
+        raise ValueError(f"n_per_image must be a positive int, got {n_per_image!r}.")
+    if not isinstance(known, torch.Tensor) or known.dtype != torch.bool:
+        raise TypeError("known must be a torch.bool tensor (True where the pixel is given).")
+    if isinstance(images, torch.Tensor) and known.shape != images.shape:
+        raise ValueError(f"known must have the shape of images {tuple(images.shape)}, got {tuple(known.shape)}.")
+    model.check_images(images)
+    y = _as_labels(model, labels, images.shape[0])
+
+    x = images.repeat_interleave(n_per_image, dim=0).clone()  # (N, C, H, W)
+    known = known.repeat_interleave(n_per_image, dim=0)  # (N, C, H, W)
+    y = None if y is None else y.repeat_interleave(n_per_image, dim=0)
+    x[~known] = 0  # unknown values must not matter; zero them so nothing can leak
+
+    was_training = model.training
+    model.eval()
+    try:
+        if method == "naive":
+            _complete_naive(model, x, known, y, temperature, generator, callback)
+        else:
+            from .fast import complete_fast
+
+            complete_fast(model, x, known, y, temperature, generator, callback)
+    finally:
+        model.train(was_training)
+    return x
+
+
+def positions(config) -> list[tuple[int, int, int]]:
+    """Every sub-pixel (i, j, c) in generation order: raster order, then R -> G -> B."""
+    return [(i, j, c) for i in range(config.height) for j in range(config.width) for c in range(config.channels)]
+
+
+def _complete_naive(model, x, known, y, temperature, generator, callback):
+    """One full forward pass per unknown sub-pixel: simple and slow. Fills x in place."""
+    c = model.config
+    for i in range(c.height):
+        for j in range(c.width):
+            for ch in range(c.channels):
+                todo = ~known[:, ch, i, j]  # (N,)
+                if not todo.any():
+                    continue
+                logits = model.forward_normalised(model.normalise(x), y)[:, :, ch, i, j]  # (N, levels)
+                new = sample_step(logits, temperature, generator)  # (N,)
+                x[:, ch, i, j] = torch.where(todo, new, x[:, ch, i, j])
+        if callback is not None:
+            callback(i, x)
