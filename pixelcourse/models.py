@@ -191,9 +191,9 @@ PRESETS: dict[str, PixelCNNConfig] = {
     "mnist": PixelCNNConfig(arch="pixelcnn", channels=1, height=28, width=28, levels=256, hidden=64, layers=7, dataset="mnist"),
     "mnist_binary": PixelCNNConfig(arch="pixelcnn", channels=1, height=28, width=28, levels=2, hidden=64, layers=7, dataset="mnist"),
     "fashion_mnist": PixelCNNConfig(
-        arch="gated", channels=1, height=28, width=28, levels=256, hidden=64, layers=6, num_classes=10, dataset="fashion_mnist"
+        arch="gated", channels=1, height=28, width=28, levels=256, hidden=48, layers=5, num_classes=10, dataset="fashion_mnist"
     ),
-    "cifar10": PixelCNNConfig(arch="gated", channels=3, height=32, width=32, levels=256, hidden=96, layers=6, dataset="cifar10"),
+    "cifar10": PixelCNNConfig(arch="gated", channels=3, height=32, width=32, levels=256, hidden=48, layers=5, dataset="cifar10"),
 }
 
 
