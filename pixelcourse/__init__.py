@@ -17,7 +17,6 @@ from .models import (
     model_from_config,
     preset_config,
 )
-from .data import load_dataset, quantise, dequantise, subset
 from .training import (
     CheckpointError,
     bits_per_dim,
@@ -32,3 +31,14 @@ from .plots import plot_mask, receptive_field, show_grid
 from .settings import CHECKPOINT_DIR, DATA_DIR, quick, quick_or
 
 __version__ = "0.1.0"
+
+_DATA_NAMES = ("load_dataset", "quantise", "dequantise", "subset")
+
+
+def __getattr__(name):
+    # Imported on first use, so that `python -m pixelcourse.data` runs the module only once.
+    if name in _DATA_NAMES:
+        from . import data
+
+        return getattr(data, name)
+    raise AttributeError(f"module 'pixelcourse' has no attribute {name!r}")

@@ -65,9 +65,14 @@ def _labels_for(model: AutoregressiveModel, y: torch.Tensor):
     return y.long() if model.config.num_classes else None
 
 
-def nll_nats(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """Summed negative log-likelihood in nats of a batch: x long (B, C, H, W) -> scalar."""
+def nll_nats(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, exact: bool = False) -> torch.Tensor:
+    """Summed negative log-likelihood in nats of a batch: x long (B, C, H, W) -> scalar.
+
+    exact: compute the softmax in float64 (evaluation), not float32 (training).
+    """
     logits = model(x, y)  # (B, levels, C, H, W)
+    if exact:
+        logits = logits.double()
     return F.cross_entropy(logits, x, reduction="sum")
 
 
@@ -75,8 +80,8 @@ def nll_nats(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch
 def bits_per_dim(model: AutoregressiveModel, data, batch_size: int = 256, progress: bool = False) -> float:
     """Exact average negative log2-likelihood per sub-pixel over every image of ``data``.
 
-    data: a Dataset of (x, y) or a DataLoader. The sum is kept in float64, so
-    the result does not depend on the batch size. For 28x28 grey images,
+    data: a Dataset of (x, y) or a DataLoader. The softmax and the sum are in
+    float64, so the result does not depend on the batch size. For 28x28 grey images,
     nats per image = bits/dim * 784 * ln 2.
     """
     model = _unwrap(model)
@@ -90,7 +95,7 @@ def bits_per_dim(model: AutoregressiveModel, data, batch_size: int = 256, progre
             batches = tqdm(batches, total=math.ceil(len(data) / batch_size), desc="bits/dim", leave=False)
         for x, y in batches:
             x = x.to(device)
-            total += float(nll_nats(model, x, _labels_for(model, y.to(device))).double())
+            total += float(nll_nats(model, x, _labels_for(model, y.to(device)), exact=True))
             count += x.numel()
     finally:
         model.train(was_training)

@@ -1,0 +1,183 @@
+"""Training on real MNIST, exact bits/dim, checkpoints (round trip, errors, resume) and the DDP command line."""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import pixelcourse
+from pixelcourse.training import CheckpointError, read_checkpoint
+from conftest import tiny_model
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def mnist_small():
+    train = pixelcourse.load_dataset("mnist", "train")
+    test = pixelcourse.load_dataset("mnist", "test")
+    return pixelcourse.subset(train, 512), pixelcourse.subset(test, 128)
+
+
+def test_training_lowers_the_loss_on_real_mnist(mnist_small):
+    train, test = mnist_small
+    model = tiny_model("mnist").train()
+    before = pixelcourse.bits_per_dim(model, test)
+    history = pixelcourse.fit(model, train, test, epochs=1, lr=3e-3, batch_size=32, progress=False)
+    assert len(history["loss_bpd"]) == 16 and history["epoch"] == [1]
+    assert history["test_bpd"][0] < before - 0.5
+    first, last = sum(history["loss_bpd"][:3]) / 3, sum(history["loss_bpd"][-3:]) / 3
+    assert last < first
+    assert history["test_bpd"][0] == pytest.approx(pixelcourse.bits_per_dim(model, test), abs=1e-9)
+
+
+@pytest.mark.parametrize("levels", [2, 16, 256])
+def test_bits_per_dim_of_uniform_logits_is_log2_levels(levels):
+    model = tiny_model("mnist", levels=levels)
+    last = model.head[-1]
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    x = torch.randint(0, levels, (10, 1, 28, 28))
+    data = torch.utils.data.TensorDataset(x, torch.zeros(10, dtype=torch.long))
+    assert pixelcourse.bits_per_dim(model, data, batch_size=3) == pytest.approx(math.log2(levels), abs=1e-12)
+
+
+def test_bits_per_dim_does_not_depend_on_batch_size(mnist_small):
+    _, test = mnist_small
+    model = tiny_model("mnist")
+    a = pixelcourse.bits_per_dim(model, test, batch_size=128)
+    b = pixelcourse.bits_per_dim(model, test, batch_size=7)
+    assert a == pytest.approx(b, rel=1e-6)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    model = tiny_model("fashion_mnist")
+    path = pixelcourse.save_checkpoint(model, tmp_path / "m.pt", metrics={"test_bpd": 3.0})
+    loaded = pixelcourse.load_checkpoint(path)
+    assert loaded.config == model.config and isinstance(loaded, pixelcourse.GatedPixelCNN)
+    assert loaded.metrics == {"test_bpd": 3.0}
+    x = torch.randint(0, 256, (2, 1, 28, 28))
+    y = torch.tensor([0, 9])
+    assert torch.equal(model(x, y), loaded(x, y))
+    raw = torch.load(path, weights_only=True)
+    assert {"format_version", "config", "dataset", "levels", "state_dict", "metrics"} <= set(raw)
+    assert raw["dataset"] == "fashion_mnist" and raw["levels"] == 256
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_checkpoint_mismatch_and_corrupt_file(tmp_path):
+    path = pixelcourse.save_checkpoint(tiny_model("mnist"), tmp_path / "m.pt")
+    with pytest.raises(CheckpointError, match="another architecture"):
+        pixelcourse.load_checkpoint(path, expect=tiny_model("fashion_mnist").config)
+    with pytest.raises(CheckpointError, match="another dataset"):
+        pixelcourse.load_checkpoint(path, expect=pixelcourse.preset_config("mnist", hidden=12, layers=2, dataset="fashion_mnist"))
+    with pytest.raises(CheckpointError, match="another config"):
+        pixelcourse.train_or_load("mnist_binary", path, hidden=12, layers=2)
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        pixelcourse.load_checkpoint(corrupt)
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        pixelcourse.load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_atomic_save_leaves_previous_file_on_failure(tmp_path, monkeypatch):
+    path = pixelcourse.save_checkpoint(tiny_model("mnist"), tmp_path / "m.pt", metrics={"v": 1})
+
+    def broken_save(obj, f, *a, **k):
+        Path(f).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError):
+        pixelcourse.save_checkpoint(tiny_model("mnist"), path, metrics={"v": 2})
+    monkeypatch.undo()
+    assert pixelcourse.load_checkpoint(path).metrics == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+
+
+def test_resume_after_interruption_continues_where_it_stopped(tmp_path, mnist_small):
+    train, test = mnist_small
+    kwargs = dict(epochs=2, lr=1e-3, batch_size=64, progress=False, seed=3)
+
+    reference = tiny_model("mnist")
+    ref_history = pixelcourse.fit(reference, train, None, **kwargs)
+
+    class Killed(Exception):
+        pass
+
+    model = tiny_model("mnist")
+    path = tmp_path / "run.pt"
+    calls = {"n": 0}
+    original_step = torch.optim.Adam.step
+
+    def step_then_die(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 11:  # killed during the 11th step of 16 (8 per epoch)
+            raise Killed()
+        return original_step(self, *a, **k)
+
+    torch.optim.Adam.step = step_then_die
+    try:
+        with pytest.raises(Killed):
+            # checkpoint_every=0 writes after every step, like a periodic save just before the kill
+            pixelcourse.fit(model, train, None, checkpoint=path, checkpoint_every=0, **kwargs)
+    finally:
+        torch.optim.Adam.step = original_step
+    state = read_checkpoint(path)["training"]
+    assert (state["epoch"], state["batch"], state["finished"]) == (1, 2, False)
+
+    resumed = tiny_model("mnist", seed=99)  # fresh process: other weights until the checkpoint loads
+    history = pixelcourse.fit(resumed, train, None, checkpoint=path, **kwargs)
+    assert history["step"] == list(range(1, 17))
+    assert history["loss_bpd"] == pytest.approx(ref_history["loss_bpd"], rel=1e-4)
+    for a, b in zip(reference.state_dict().values(), resumed.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert read_checkpoint(path)["training"]["finished"]
+
+
+def test_train_or_load_trains_then_loads(tmp_path, capsys, mnist_small):
+    train, test = mnist_small
+    path = tmp_path / "mnist.pt"
+    model = pixelcourse.train_or_load("mnist", path, epochs=1, max_steps=3, train=train, test=test, hidden=12, layers=1)
+    assert "training mnist" in capsys.readouterr().out
+    assert len(model.history["loss_bpd"]) == 3 and "test_bpd" in model.metrics
+    again = pixelcourse.train_or_load("mnist", path, epochs=1, max_steps=3, train=train, test=test, hidden=12, layers=1)
+    assert "Found pretrained mnist.pt" in capsys.readouterr().out
+    assert torch.equal(again.head[-1].weight, model.head[-1].weight)
+
+
+def _cli(args, tmp_path, torchrun=False):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"] if torchrun else [sys.executable]
+    cmd += ["-m", "pixelcourse.train", *args]
+    return subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_and_ddp_with_two_gloo_processes(tmp_path):
+    out = tmp_path / "ddp.pt"
+    common = ["--preset", "mnist", "--epochs", "1", "--batch-size", "16", "--train-subset", "128", "--test-subset", "32",
+              "--threads", "1", "--set", "hidden=12", "layers=1"]
+    result = _cli([*common, "--out", str(out)], tmp_path, torchrun=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 process(es)" in result.stdout
+    model = pixelcourse.load_checkpoint(out)
+    ckpt = read_checkpoint(out)
+    assert len(ckpt["history"]["loss_bpd"]) == 4  # 128 images / 2 processes / 16 per batch
+    assert ckpt["training"]["finished"] and ckpt["training"]["batch_size"] == 32
+    assert model.config.hidden == 12 and math.isfinite(ckpt["metrics"]["test_bpd"])
+
+    # Running again resumes a finished run: nothing more to do.
+    again = _cli([*common, "--out", str(out)], tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert len(read_checkpoint(out)["history"]["loss_bpd"]) == 4
+
+
+def test_cli_bad_preset_is_a_clear_error(tmp_path):
+    result = _cli(["--preset", "svhn", "--out", "x.pt"], tmp_path)
+    assert result.returncode == 2 and "invalid choice: 'svhn'" in result.stderr
