@@ -240,7 +240,7 @@ class DrawPad:
     latest completion (drawing, rows kept, completions, timings).
     """
 
-    def __init__(self, models, *, n_completions: int = 4, temperature: float = 1.0, brush_width: float = 2,
+    def __init__(self, models, *, n_completions: int = 4, temperature: float = 1.0, brush_width: float = 2.5,
                  method: str | None = None, seed: int | None = None):
         import ipycanvas
         import ipywidgets as widgets
