@@ -28,7 +28,7 @@ from .sampling import check_temperature, complete
 
 GRID = 28  # cells per side of the pad, the size of an MNIST image
 CELL = 10  # canvas pixels per cell: 28 cells are shown at 280 px
-SCALE = 4  # canvas pixels per pixel in the completions
+SCALE = 6  # canvas pixels per pixel in the completions: 168 px per 28x28 image
 GAP = 8  # canvas pixels between two completions
 PENDING = (52, 74, 120, 255)  # RGBA of a pixel not sampled yet (never a grey, so it cannot pass for one)
 BACKGROUND = (255, 255, 255, 255)  # RGBA between the completions
@@ -262,29 +262,31 @@ class DrawPad:
         self._worker: threading.Thread | None = None
         self._cancel = threading.Event()
         self._hold_canvas = ipycanvas.hold_canvas
-        self._shown_keep = None
         self._grey = np.zeros((n_completions, self.height, self.width), dtype=np.uint8)
         self._done_rows = 0
 
         # The pad: layer 0 holds the ink, layer 1 the grid and the kept-rows marker (and receives the events).
-        self.pad = ipycanvas.MultiCanvas(2, width=self.width * CELL, height=self.height * CELL)
+        side = (self.width * CELL, self.height * CELL)
+        self.pad = ipycanvas.MultiCanvas(2, width=side[0], height=side[1],
+                                         layout=widgets.Layout(width=f"{side[0]}px", height=f"{side[1]}px"))
         self.pad.add_class("pixelcourse-pad")
-        self.completions = ipycanvas.Canvas(
-            width=n_completions * self.width * SCALE + (n_completions - 1) * GAP, height=self.height * SCALE
-        )
+        wide, high = n_completions * self.width * SCALE + (n_completions - 1) * GAP, self.height * SCALE
+        self.completions = ipycanvas.Canvas(width=wide, height=high, layout=widgets.Layout(width=f"{wide}px", height=f"{high}px"))
         self.completions.add_class("pixelcourse-completions")
 
         self.tool = widgets.ToggleButtons(options=[("Pen", "pen"), ("Eraser", "eraser")], value="pen",
                                           style={"button_width": "70px"})
+        label = {"description_width": "90px"}
         self.brush = widgets.FloatSlider(value=_check_width(brush_width), min=1, max=4, step=0.5, description="Brush",
-                                         readout_format=".1f")
+                                         readout_format=".1f", style=label)
         self.clear_button = widgets.Button(description="Clear", icon="trash")
         self.clear_button.add_class("pixelcourse-clear")
-        self.model_choice = widgets.Dropdown(options=list(self.models), description="Model")
+        self.model_choice = widgets.Dropdown(options=list(self.models), description="Model", style=label)
         self.temperature = widgets.FloatSlider(value=check_temperature(temperature), min=0.1, max=2.0, step=0.05,
-                                               description="Temperature")
+                                               description="Temperature", style=label)
         self.auto_keep = widgets.Checkbox(value=True, description="keep down to the last row with ink", indent=False)
-        self.keep = widgets.IntSlider(value=0, min=0, max=self.height, description="Rows kept", disabled=True)
+        self.keep = widgets.IntSlider(value=0, min=0, max=self.height, description="Rows kept", disabled=True,
+                                      style=label)
         self.complete_button = widgets.Button(description="Complete", button_style="primary", icon="magic")
         self.complete_button.add_class("pixelcourse-complete")
         self.status = widgets.HTML()
@@ -313,9 +315,9 @@ class DrawPad:
         left = widgets.VBox([self.pad, widgets.HBox([self.tool, self.clear_button]), self.brush])
         right = widgets.VBox([
             self.model_choice, self.temperature, self.auto_keep, self.keep, self.complete_button,
-            widgets.HTML("<small>Draw the top of a digit, then press <b>Complete</b>. The rows above the red line "
-                         "are kept; the model samples everything below it, row by row, left to right.</small>",
-                         layout=widgets.Layout(width="320px")),
+            widgets.HTML('<div style="line-height: 1.4; font-size: 90%">Draw the top of a digit, then press '
+                         "<b>Complete</b>. The rows above the red line are kept; the model samples everything "
+                         "below it (blue), row by row, left to right.</div>", layout=widgets.Layout(width="330px")),
         ])
         self.widget = widgets.VBox([
             widgets.HBox([left, right]),
@@ -341,8 +343,11 @@ class DrawPad:
         """Rows the next completion keeps: the last row with ink (auto) or the slider."""
         return rows_to_keep(self.image(), None if self.auto_keep.value else self.keep.value)
 
-    def draw(self, points, *, width: float | None = None, erase: bool = False) -> None:
-        """Add a stroke through ``points`` (canvas pixels, 10 per cell) as if drawn with the mouse."""
+    def draw(self, points, *, width: float | None = None, erase: bool | None = None) -> None:
+        """Add a stroke through ``points`` (canvas pixels, 10 per cell) as if drawn with the mouse.
+
+        width: brush width in cells (default: the slider); erase: True for the eraser (default: the tool chosen).
+        """
         self._on_mouse_down(*points[0], width=width, erase=erase)
         for p in points[1:]:
             self._on_mouse_move(*p)
@@ -430,7 +435,6 @@ class DrawPad:
                 layer.stroke_style = "#ff3b30"
                 layer.line_width = 2
                 layer.stroke_line(0, keep * CELL, w, keep * CELL)
-        self._shown_keep = keep
 
     def _draw_completions(self, first_row: int = 0, last_row: int | None = None):
         """Draw rows first_row .. last_row - 1 of the completions (all rows by default)."""
@@ -490,6 +494,7 @@ class DrawPad:
     def _run(self, run, name, image, keep, temperature):
         start = time.perf_counter()
         first_row_s = None
+        shown = keep  # rows already drawn in the completions
         try:
             model = self.models[name]
             levels = model.config.levels
@@ -499,20 +504,19 @@ class DrawPad:
             self._draw_completions()
             what = f"keeping rows 0-{keep - 1}" if keep else "nothing drawn: sampling from scratch"
             self._set_status(f"Sampling with {name} ({what}) ...")
-            drawn = [keep]  # rows already shown
 
-            def on_row(row, x):
-                nonlocal first_row_s
+            def on_row(row, x):  # x: (N, 1, H, W), rows up to `row` final
+                nonlocal first_row_s, shown
                 if self._cancel.is_set():
                     raise _Cancelled
-                if row + 1 <= drawn[0]:
+                if row < shown:
                     return
                 if first_row_s is None:
                     first_row_s = time.perf_counter() - start
-                self._grey[:, drawn[0] : row + 1] = display_values(x[:, 0, drawn[0] : row + 1], levels)
+                self._grey[:, shown : row + 1] = display_values(x[:, 0, shown : row + 1], levels)
                 self._done_rows = row + 1
-                self._draw_completions(drawn[0], row + 1)
-                drawn[0] = row + 1
+                self._draw_completions(shown, row + 1)
+                shown = row + 1
 
             generator = None if self.seed is None else torch.Generator().manual_seed(self.seed + run)
             extra = {} if self.method is None else {"method": self.method}
@@ -521,7 +525,7 @@ class DrawPad:
             out = out.cpu()
             self._grey = display_values(out[:, 0], levels)
             self._done_rows = self.height
-            self._draw_completions(drawn[0])
+            self._draw_completions(shown)
             seconds = time.perf_counter() - start
             self.last_result = {
                 "run": run, "model": name, "levels": levels, "temperature": temperature, "keep_rows": keep,

@@ -15,6 +15,30 @@ from pixelcourse.settings import CHECKPOINT_DIR
 from pixelcourse.training import load_checkpoint, read_checkpoint, save_checkpoint, sha256_file
 
 
+def save_sample_grid(name: str, model) -> Path:
+    """64 samples at T = 1 (8 per class for conditional models) next to the checkpoint, to look at."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import torch
+
+    import pixelcourse
+
+    c = model.config
+    labels = torch.arange(c.num_classes).repeat_interleave(8 if c.num_classes <= 10 else 1)[:64] if c.num_classes else None
+    n = 64 if labels is None else len(labels)
+    images = pixelcourse.sample(model, n, labels=labels, generator=torch.Generator().manual_seed(0), method="fast")
+    rows = None
+    if c.num_classes:
+        from pixelcourse.data import CLASS_NAMES
+
+        rows = list(CLASS_NAMES[c.dataset])
+    fig = pixelcourse.show_grid(images, nrow=8, levels=c.levels, title=f"{name}: samples at T = 1", row_labels=rows, scale=1.4)
+    path = CHECKPOINT_DIR / f"{name}_samples.png"
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("name", help="name of the shipped checkpoint (the preset)")
@@ -45,6 +69,7 @@ def main(argv=None) -> int:
         "parameters": count_parameters(model),
         "epochs": len(history.get("epoch", [])),
         "steps": len(history.get("step", [])),
+        "images_seen": len(history.get("step", [])) * (training.get("batch_size") or 0),
         "batch_size": training.get("batch_size"),
         "lr": training.get("lr"),
         "schedule": training.get("schedule"),
@@ -56,6 +81,7 @@ def main(argv=None) -> int:
     tmp = manifest_path.with_name("manifest.json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     tmp.replace(manifest_path)
+    save_sample_grid(args.name, model)
     print(f"Published {out} ({out.stat().st_size / 1e6:.1f} MB): test {result['bits_per_dim']:.4f} bits/dim")
     return 0
 

@@ -1,0 +1,141 @@
+"""Naive against fast (cached) sampling for every preset, at batch 1 and 16.
+
+    python benchmarks/bench_sampling.py            # the full table (several minutes on 2 cores)
+    python benchmarks/bench_sampling.py --quick    # a smoke run: batch 1 and 2, one repeat
+
+Untrained weights of the real preset sizes: speed does not depend on the
+weights. Every time is the minimum over ``--repeats`` runs, because other
+programs share the machine.
+
+* forward: one full forward pass on the batch.
+* naive: ``sample(method="naive")`` runs one forward pass per sub-pixel,
+  H * W * C of them, all of the same cost. It is timed on its first
+  ``--naive-steps`` sub-pixels (the rest given as known, so skipped) and
+  scaled up linearly to the whole image.
+* fast: the whole ``sample(method="fast")``, every sub-pixel.
+* fast / forward: the fast time in full forward passes (naive: H * W * C).
+
+The fast sampler runs its small steps on one thread; naive and forward are
+timed with the default thread count and with one thread, and the faster of
+the two is shown, so neither side gets an unfair start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import pixelcourse
+from pixelcourse.sampling import complete, sample
+
+
+def best_time(fn, repeats: int) -> float:
+    """Minimum wall time of ``fn()`` in seconds over ``repeats`` runs."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def best_over_threads(fn, repeats: int) -> float:
+    """``best_time`` with the default thread count and with one thread."""
+    threads = torch.get_num_threads()
+    times = [best_time(fn, repeats)]
+    if threads > 1:
+        torch.set_num_threads(1)
+        try:
+            times.append(best_time(fn, repeats))
+        finally:
+            torch.set_num_threads(threads)
+    return min(times)
+
+
+def measure(preset: str, batch: int, repeats: int, naive_steps: int) -> dict:
+    torch.manual_seed(0)
+    model = pixelcourse.build_model(preset).eval()
+    c = model.config
+    labels = torch.arange(batch) % c.num_classes if c.num_classes else None
+    x = torch.zeros(batch, c.channels, c.height, c.width, dtype=torch.long)
+
+    with torch.inference_mode():
+        model(x, labels)  # warm-up
+        forward = best_over_threads(lambda: model(x, labels), repeats)
+
+    # Naive on a prefix: the first `naive_steps` sub-pixels in generation order are unknown.
+    steps = min(naive_steps, c.dims)
+    order = torch.arange(c.dims).view(c.height, c.width, c.channels).permute(2, 0, 1)  # (C, H, W) step index
+    known = (order >= steps).expand(batch, -1, -1, -1).clone()
+    naive_prefix = best_over_threads(
+        lambda: complete(model, x, known, labels=labels, generator=torch.Generator().manual_seed(0), method="naive"),
+        repeats,
+    )
+    naive = naive_prefix * c.dims / steps
+
+    sample(model, batch, labels=labels, method="fast")  # warm-up
+    fast = best_time(lambda: sample(model, batch, labels=labels, generator=torch.Generator().manual_seed(0), method="fast"), repeats)
+    return dict(preset=preset, batch=batch, dims=c.dims, forward=forward, naive=naive, steps=steps, fast=fast)
+
+
+def completion_time(repeats: int) -> float:
+    """One 28x28 mnist completion at batch 1 with the top half known."""
+    torch.manual_seed(0)
+    model = pixelcourse.build_model("mnist").eval()
+    image = torch.randint(0, model.config.levels, (1, 1, 28, 28))
+    known = torch.zeros_like(image, dtype=torch.bool)
+    known[:, :, :14] = True
+    complete(model, image, known, method="fast")  # warm-up
+    return best_time(lambda: complete(model, image, known, method="fast"), repeats)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--presets", nargs="+", default=["mnist", "mnist_binary", "fashion_mnist", "cifar10"])
+    p.add_argument("--batches", nargs="+", type=int, default=None, help="batch sizes (default 1 16; --quick: 1 2)")
+    p.add_argument("--repeats", type=int, default=None, help="runs per time, the minimum is kept (default 3; --quick: 1)")
+    p.add_argument("--naive-steps", type=int, default=None, help="sub-pixels timed for naive (default 32; --quick: 4)")
+    p.add_argument("--quick", action="store_true", help="a smoke run with smaller numbers")
+    args = p.parse_args()
+    batches = args.batches or ([1, 2] if args.quick else [1, 16])
+    repeats = args.repeats or (1 if args.quick else 3)
+    naive_steps = args.naive_steps or (4 if args.quick else 32)
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default; minimum of {repeats} run(s).")
+    print(f"naive: timed on the first {naive_steps} sub-pixels and scaled to H*W*C (see the script's docstring).\n")
+    print("| preset | batch | forward pass | naive (scaled) | fast | speed-up | fast / forward |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    rows = []
+    for preset in args.presets:
+        for batch in batches:
+            r = measure(preset, batch, repeats, naive_steps)
+            rows.append(r)
+            print(
+                f"| {preset} | {batch} | {r['forward'] * 1e3:.1f} ms | {r['naive']:.1f} s | {r['fast']:.2f} s "
+                f"| {r['naive'] / r['fast']:.0f}x | {r['fast'] / r['forward']:.0f} (naive {r['dims']}) |",
+                flush=True,
+            )
+    done = completion_time(repeats)
+    print(f"\nmnist completion, batch 1, top half known: fast {done:.3f} s")
+
+    print("\nTargets:")
+    def check(text, ok):
+        print(f"- {text}: {'met' if ok else 'MISSED'}")
+    by = {(r["preset"], r["batch"]): r for r in rows}
+    for preset, batch in [("mnist", 1), ("fashion_mnist", 1), ("cifar10", 16)]:
+        if (preset, batch) in by:
+            r = by[preset, batch]
+            check(f"{preset} batch {batch}: fast >= 30x naive ({r['naive'] / r['fast']:.0f}x)", r["naive"] / r["fast"] >= 30)
+    check(f"mnist 28x28 completion <= 0.3 s ({done:.3f} s)", done <= 0.3)
+    worst = max(rows, key=lambda r: r["fast"] / r["forward"])
+    check(
+        f"fast <= 40 forward passes per image everywhere (worst: {worst['preset']} batch {worst['batch']}, "
+        f"{worst['fast'] / worst['forward']:.0f})",
+        worst["fast"] / worst["forward"] <= 40,
+    )
+
+
+if __name__ == "__main__":
+    main()

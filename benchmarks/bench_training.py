@@ -1,0 +1,67 @@
+"""Training throughput and peak memory of the presets on this machine.
+
+    python benchmarks/bench_training.py                 # mnist and cifar10
+    python benchmarks/bench_training.py --presets mnist fashion_mnist --steps 30
+
+Each preset runs in its own process (so peak memory is its own): it loads the
+real training split, then times ``--steps`` optimizer steps of ``fit`` after
+a few warm-up steps, and prints images/s and peak resident memory.
+"""
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+
+def measure(preset: str, steps: int, batch_size: int, threads: int | None) -> dict:
+    import torch
+
+    import pixelcourse
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = pixelcourse.build_model(preset)
+    c = model.config
+    train = pixelcourse.load_dataset(c.dataset, "train", levels=c.levels)
+    warmup = 3
+    pixelcourse.fit(model, train, epochs=1, batch_size=batch_size, max_steps=warmup, progress=False)
+    model = pixelcourse.build_model(preset)
+    start = time.perf_counter()
+    pixelcourse.fit(model, train, epochs=1, batch_size=batch_size, max_steps=steps, progress=False)
+    seconds = time.perf_counter() - start
+    return {
+        "preset": preset,
+        "parameters": pixelcourse.count_parameters(model),
+        "images_per_s": steps * batch_size / seconds,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--presets", nargs="+", default=["mnist", "cifar10"])
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--one", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one, args.steps, args.batch_size, args.threads)))
+        return
+    print(f"| preset | parameters | batch | threads | images/s | peak memory |")
+    print(f"|---|---:|---:|---:|---:|---:|")
+    for preset in args.presets:
+        cmd = [sys.executable, __file__, "--one", preset, "--steps", str(args.steps), "--batch-size", str(args.batch_size)]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        r = json.loads(out)
+        print(f"| {preset} | {r['parameters']:,} | {args.batch_size} | {r['threads']} | {r['images_per_s']:.0f} | {r['peak_rss_mb']:.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()

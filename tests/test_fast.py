@@ -1,0 +1,187 @@
+"""The fast sampler against the naive oracle: same logits, same samples, known pixels kept, fixed memory."""
+
+import inspect
+import math
+
+import pytest
+import torch
+
+import pixelcourse
+from pixelcourse import fast
+from conftest import tiny_model
+
+
+def labels_for(model, n):
+    """Different labels per image for conditional models, None otherwise."""
+    c = model.config
+    return torch.arange(n) % c.num_classes if c.num_classes else None
+
+
+def steps_in_order(config, known):
+    """(i, j, c) of every step the samplers take: generation order, minus sub-pixels every image knows."""
+    return [
+        (i, j, c)
+        for i in range(config.height)
+        for j in range(config.width)
+        for c in range(config.channels)
+        if not bool(known[:, c, i, j].all())
+    ]
+
+
+def partial_image(x, known, step):
+    """The image as the sampler saw it at ``step``: unknown sub-pixels from ``step`` on are zero."""
+    n, C, H, W = x.shape
+    i, j, c = step
+    order = torch.arange(C * H * W).view(H, W, C).permute(2, 0, 1)  # (C, H, W) position in generation order
+    later = order >= (i * W + j) * C + c
+    return torch.where(later & ~known, torch.zeros_like(x), x)
+
+
+def run_fast_recording_logits(monkeypatch, model, images, known, labels, temperature=1.0, seed=0):
+    """complete(method="fast") while recording the logits of every sampling step."""
+    recorded = []
+
+    def recording_step(logits, t, generator):
+        recorded.append(logits.clone())
+        return pixelcourse.sample_step(logits, t, generator)
+
+    monkeypatch.setattr(fast, "sample_step", recording_step)
+    out = pixelcourse.complete(
+        model, images, known, labels=labels, temperature=temperature,
+        generator=torch.Generator().manual_seed(seed), method="fast",
+    )  # fmt: skip
+    return out, recorded
+
+
+def check_logits(model, out, known, labels, recorded, literal_steps=12):
+    """Every step's logits equal a full forward pass within 1e-4.
+
+    The final image gives every step's logits at once (the model is causal,
+    tested in test_models.py); a few steps are also checked literally on the
+    partial image the sampler saw at that step.
+    """
+    steps = steps_in_order(model.config, known)
+    assert len(recorded) == len(steps)
+    with torch.no_grad():
+        full = model(out, labels)  # (N, levels, C, H, W)
+        for (i, j, c), logits in zip(steps, recorded):
+            torch.testing.assert_close(logits, full[:, :, c, i, j], atol=1e-4, rtol=0)
+        for k in torch.linspace(0, len(steps) - 1, literal_steps).long().tolist():
+            i, j, c = steps[k]
+            partial = model(partial_image(out, known, steps[k]), labels)[:, :, c, i, j]
+            torch.testing.assert_close(recorded[k], partial, atol=1e-4, rtol=0)
+
+
+def test_fast_logits_match_a_full_forward_pass(preset, monkeypatch):
+    model = tiny_model(preset)
+    c = model.config
+    n = 3
+    images = torch.zeros(n, c.channels, c.height, c.width, dtype=torch.long)
+    known = torch.zeros_like(images, dtype=torch.bool)
+    labels = labels_for(model, n)
+    out, recorded = run_fast_recording_logits(monkeypatch, model, images, known, labels, temperature=0.8)
+    check_logits(model, out, known, labels, recorded)
+
+
+def test_fast_completion_logits_match_a_full_forward_pass(preset, monkeypatch):
+    # Rows every image knows (computed a row at a time), rows some images know, scattered known pixels.
+    model = tiny_model(preset, height=12, width=11)
+    c = model.config
+    g = torch.Generator().manual_seed(3)
+    images = torch.randint(0, c.levels, (3, c.channels, 12, 11), generator=g)
+    known = torch.rand(images.shape, generator=g) < 0.4
+    known[:, :, :3] = True
+    known[:, :, 6] = True
+    known[1, :, 8] = True
+    labels = labels_for(model, 3)
+    out, recorded = run_fast_recording_logits(monkeypatch, model, images, known, labels)
+    assert torch.equal(out[known], images[known])
+    check_logits(model, out, known, labels, recorded)
+
+
+@pytest.mark.parametrize("preset_name", ["mnist", "cifar10"])
+def test_fast_logits_at_the_real_preset_size(preset_name, monkeypatch):
+    torch.manual_seed(0)
+    model = pixelcourse.build_model(preset_name).eval()
+    c = model.config
+    images = torch.zeros(1, c.channels, c.height, c.width, dtype=torch.long)
+    known = torch.zeros_like(images, dtype=torch.bool)
+    out, recorded = run_fast_recording_logits(monkeypatch, model, images, known, None)
+    check_logits(model, out, known, None, recorded, literal_steps=6)
+
+
+def test_fast_samples_equal_naive_samples(preset):
+    model = tiny_model(preset, height=12, width=11)
+    labels = labels_for(model, 3)
+    for temperature in (1.0, 0.7):
+        naive, fast_ = (
+            pixelcourse.sample(model, 3, labels=labels, temperature=temperature,
+                               generator=torch.Generator().manual_seed(11), method=method)
+            for method in ("naive", "fast")
+        )  # fmt: skip
+        assert torch.equal(naive, fast_)
+
+
+def test_fast_completion_equals_naive_and_keeps_known_pixels(preset):
+    model = tiny_model(preset, height=12, width=11)
+    c = model.config
+    g = torch.Generator().manual_seed(4)
+    images = torch.randint(0, c.levels, (2, c.channels, 12, 11), generator=g)
+    known = torch.zeros_like(images, dtype=torch.bool)
+    known[:, :, :5] = True  # the top, as in the drawing pad
+    known[0, :, 5, :4] = True
+    known[1, 0, 7:, 2] = True  # a few sub-pixels of one image, one colour only
+    labels = labels_for(model, 2)
+    results = {}
+    for method in ("naive", "fast"):
+        rows = []
+        out = pixelcourse.complete(
+            model, images, known, n_per_image=2, labels=labels, generator=torch.Generator().manual_seed(2),
+            method=method, callback=lambda row, x: rows.append((row, x.clone())),
+        )  # fmt: skip
+        results[method] = out, rows
+    (naive, naive_rows), (out, fast_rows) = results["naive"], results["fast"]
+    k = known.repeat_interleave(2, 0)
+    assert torch.equal(out[k], images.repeat_interleave(2, 0)[k])
+    assert torch.equal(out, naive)
+    assert [r for r, _ in fast_rows] == list(range(12))
+    for (_, a), (_, b) in zip(naive_rows, fast_rows):  # the live display sees the same images
+        assert torch.equal(a, b)
+
+
+def test_fast_is_the_default():
+    for fn in (pixelcourse.sample, pixelcourse.complete):
+        assert inspect.signature(fn).parameters["method"].default == "fast"
+
+
+@pytest.mark.parametrize("t", [0, -0.5, float("nan"), float("inf"), -float("inf")])
+def test_bad_temperature_is_a_clear_error(t):
+    model = tiny_model("mnist_binary", height=6, width=6)
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+        pixelcourse.sample(model, 1, temperature=t, method="fast")
+    x = torch.zeros(1, 1, 6, 6, dtype=torch.long)
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+        fast.complete_fast(model, x, torch.zeros_like(x, dtype=torch.bool), None, t)
+
+
+@pytest.mark.parametrize("preset_name", ["mnist", "cifar10"])
+def test_cache_memory_does_not_grow_with_steps(preset_name, monkeypatch):
+    short, tall = tiny_model(preset_name, height=5), tiny_model(preset_name, height=20)
+    # The caches hold rows, never the image: their size ignores the height and grows with the batch.
+    assert fast.cache_bytes(fast.make_cache(short, 2)) == fast.cache_bytes(fast.make_cache(tall, 2))
+    assert fast.cache_bytes(fast.make_cache(tall, 4)) == 2 * fast.cache_bytes(fast.make_cache(tall, 2))
+
+    caches, seen = [], []
+    make_cache = fast.make_cache
+
+    def keep(*args):
+        caches.append(make_cache(*args))
+        return caches[-1]
+
+    def watch(row, x):
+        seen.append((fast.cache_bytes(caches[0]), [(t.data_ptr(), tuple(t.shape)) for t in caches[0].tensors()]))
+
+    monkeypatch.setattr(fast, "make_cache", keep)
+    pixelcourse.sample(tall, 2, method="fast", callback=watch)
+    assert len(caches) == 1 and len(seen) == 20
+    assert all(s == seen[0] for s in seen)  # the same tensors, the same bytes, after every row

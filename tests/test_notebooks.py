@@ -1,0 +1,223 @@
+"""The course notebooks: one source, stubs for learners, solutions that pass, and nbval that names open exercises.
+
+solutions/ is the source; tools/make_notebooks.py writes notebooks/. The last test
+runs nbval over the learner notebooks in quick mode with a real kernel, as a learner
+would, and checks that the failing cells are exactly the checks of the open exercises.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import pixelcourse
+from pixelcourse import checks
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTIONS = REPO / "solutions"
+NOTEBOOKS = REPO / "notebooks"
+CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
+CHECK_CALL = re.compile(r"pixelcourse\.checks\.(check_\w+)\((\w+)\)")
+COURSE = [f"{n:02d}" for n in range(1, 9)]  # the notebooks written with exercises (09 is the drawing pad)
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("make_notebooks", REPO / "tools" / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+make_notebooks = _load_generator()
+
+
+def _read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def _code_cells(nb):
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def find_exercises(path: Path) -> list[dict]:
+    """Every check call of a solution notebook with the exercise cell that defines its answer.
+
+    Returns dicts: notebook, check (name), answer (name), cell (index of the exercise cell),
+    check_cell (index among code cells, as nbval counts them).
+    """
+    nb = _read(path)
+    found, code_index = [], -1
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        code_index += 1
+        for check, answer in CHECK_CALL.findall(cell.source):
+            defining = [
+                k for k in range(index) if make_notebooks.is_exercise(nb.cells[k])
+                and re.search(rf"^(def|class) {answer}\b", nb.cells[k].source, re.M)
+            ]
+            assert defining, f"{path.name}: no exercise cell above defines {answer} for {check}"
+            found.append(dict(notebook=path.name, check=check, answer=answer, cell=defining[-1], check_cell=code_index))
+    return found
+
+
+ALL_EXERCISES = [ex for path in sorted(SOLUTIONS.glob("*.ipynb")) for ex in find_exercises(path)]
+
+
+def _answer(path: Path, exercise: dict):
+    """Run the exercise cell of ``path`` alone (with the course's usual imports) and return the answer."""
+    source = _read(path).cells[exercise["cell"]].source
+    namespace = {"torch": torch, "nn": nn, "F": F, "pixelcourse": pixelcourse, "math": __import__("math")}
+    exec(compile(source, f"{path.name}[cell {exercise['cell']}]", "exec"), namespace)
+    return namespace[exercise["answer"]]
+
+
+def _ids(exercise: dict) -> str:
+    return f"{exercise['notebook'][:2]}-{exercise['check']}"
+
+
+# --------------------------------------------------------------------------- the generator
+
+
+def test_notebooks_folder_is_what_the_generator_writes():
+    wanted = make_notebooks.plan()
+    stale = [p.name for p, text in wanted.items() if not p.exists() or p.read_text(encoding="utf-8") != text]
+    extra = sorted(p.name for p in set(NOTEBOOKS.glob("*.ipynb")) - set(wanted))
+    assert not stale and not extra, (
+        f"notebooks/ differs from solutions/ (stale: {stale}, without source: {extra}); "
+        "run `python tools/make_notebooks.py`."
+    )
+
+
+def test_generator_check_mode_agrees():
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "make_notebooks.py"), "--check"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_stub_keeps_indentation_and_code_around_it():
+    source = (
+        "def f(x):\n"
+        '    """Doc."""\n'
+        "    ### BEGIN SOLUTION\n"
+        "    y = x + 1\n"
+        "    return y\n"
+        "    ### END SOLUTION\n"
+        "\n"
+        "class A:\n"
+        "    def g(self):\n"
+        "        ### BEGIN SOLUTION\n"
+        "        return 2\n"
+        "        ### END SOLUTION"
+    )
+    stub = make_notebooks.stub_source(source)
+    assert "return y" not in stub and "return 2" not in stub and "SOLUTION" not in stub
+    assert '    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError(' in stub
+    assert "        # YOUR CODE HERE\n        raise NotImplementedError(" in stub
+    namespace = {}
+    exec(stub, namespace)
+    with pytest.raises(NotImplementedError):
+        namespace["f"](1)
+    with pytest.raises(NotImplementedError):
+        namespace["A"]().g()
+
+
+@pytest.mark.parametrize("source, problem", [
+    ("### BEGIN SOLUTION\nx = 1", "never closed"),
+    ("x = 1\n### END SOLUTION", "without a BEGIN"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "inside another"),
+])
+def test_stub_rejects_unpaired_markers(source, problem):
+    with pytest.raises(make_notebooks.SolutionMarkerError, match=problem):
+        make_notebooks.stub_source(source, "demo")
+
+
+def test_learner_version_clears_only_exercise_outputs():
+    nb = nbformat.v4.new_notebook()
+    plain = nbformat.v4.new_code_cell("print(1)", execution_count=1, outputs=[nbformat.v4.new_output("stream", text="1\n")])
+    exercise = nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION",
+                                         execution_count=2, outputs=[nbformat.v4.new_output("stream", text="x\n")])
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), plain, exercise]
+    learner = make_notebooks.learner_version(nb)
+    assert learner.cells[1].outputs == plain.outputs and learner.cells[1].execution_count == 1
+    assert learner.cells[2].outputs == [] and learner.cells[2].execution_count is None
+    assert "NotImplementedError" in learner.cells[2].source
+    assert nb.cells[2].source.endswith("### END SOLUTION")  # the solution notebook is untouched
+
+
+# --------------------------------------------------------------------------- the exercises
+
+
+def test_every_course_notebook_has_an_exercise_with_a_marked_check_cell():
+    names = {p.name for p in SOLUTIONS.glob("*.ipynb")}
+    for number in COURSE:
+        assert [n for n in names if n.startswith(number)], f"solutions/ has no notebook {number}"
+    with_exercises = {ex["notebook"][:2] for ex in ALL_EXERCISES}
+    assert set(COURSE) <= with_exercises
+    assert {ex["check"] for ex in ALL_EXERCISES} == set(checks.EXERCISES), "every check is used exactly in the course"
+    for path in SOLUTIONS.glob("*.ipynb"):
+        for cell in _code_cells(_read(path)):
+            if CHECK_CALL.search(cell.source):
+                assert cell.source.startswith(CHECK_MARK), f"{path.name}: a check cell must start with {CHECK_MARK}"
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=_ids)
+def test_solution_cell_passes_its_check_and_kept_the_passed_line(exercise):
+    answer = _answer(SOLUTIONS / exercise["notebook"], exercise)
+    status, line = checks.evaluate(exercise["check"], answer)
+    assert status == checks.PASSED, line
+    cell = _code_cells(_read(SOLUTIONS / exercise["notebook"]))[exercise["check_cell"]]
+    stored = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    assert stored == line + "\n", f"the solution notebook must store the passed line of {exercise['check']}"
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=_ids)
+def test_learner_stub_raises_not_implemented(exercise):
+    answer = _answer(NOTEBOOKS / exercise["notebook"], exercise)
+    with pytest.raises(NotImplementedError):
+        checks.EXERCISES[exercise["check"]].example(answer)
+    assert checks.evaluate(exercise["check"], answer)[0] == checks.NOT_IMPLEMENTED
+
+
+# --------------------------------------------------------------------------- nbval over the learner notebooks
+
+
+def test_nbval_on_learner_notebooks_fails_exactly_on_open_exercises(tmp_path):
+    """What a learner sees before solving anything: every check of an exercise fails, naming it, and nothing else."""
+    report = tmp_path / "nbval.xml"
+    env = {**os.environ, "PIXELCOURSE_QUICK": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", f"--junitxml={report}",
+         *sorted(str(p.relative_to(REPO)) for p in NOTEBOOKS.glob("*.ipynb"))],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=1800,
+    )
+    assert report.exists(), result.stdout[-3000:] + result.stderr[-3000:]
+    failed = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        problem = case.find("failure")
+        problem = problem if problem is not None else case.find("error")
+        if problem is not None:
+            notebook = Path(case.get("file") or case.get("classname", "")).name
+            if not notebook.endswith(".ipynb"):
+                notebook = case.get("classname", "").split(".")[-1] + ".ipynb"
+            failed[(notebook, case.get("name"))] = (problem.get("message") or "") + (problem.text or "")
+    expected = {(ex["notebook"], f"Cell {ex['check_cell']}"): ex for ex in ALL_EXERCISES}
+    assert set(failed) == set(expected), (
+        f"unexpected failures: {sorted(set(failed) - set(expected))}, "
+        f"checks that did not fail: {sorted(set(expected) - set(failed))}\n" + result.stdout[-4000:]
+    )
+    for key, exercise in expected.items():
+        name = checks.EXERCISES[exercise["check"]].name
+        assert f"⏳ {name}: not implemented yet" in failed[key], f"{key} must name its exercise"
