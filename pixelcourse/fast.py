@@ -65,6 +65,19 @@ def _matrix(conv1x1, with_bias: bool = False) -> torch.Tensor:
     return matrix.contiguous()
 
 
+def _conv_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, width: int) -> torch.Tensor:
+    """The top kernel rows of ``weight`` (out, in, kh, kw) applied to ``rows`` (N, in, r, pad + W + pad): (N, out, W).
+
+    ``rows`` holds the r input rows that those kernel rows see, so the result
+    is one output row. With no rows (a 1 x k kernel) only the bias is left.
+    """
+    r = rows.shape[2]
+    if r == 0:
+        out = weight.new_zeros(rows.shape[0], weight.shape[0], width)
+        return out if bias is None else out + bias[:, None]
+    return F.conv2d(rows, weight[:, :, :r], bias)[:, :, 0]
+
+
 def _with_ones(batch: int, channels: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A buffer (N, channels + 1) whose last column is 1, and a view of its first ``channels`` columns."""
     buffer = like.new_ones(batch, channels + 1)
@@ -105,8 +118,7 @@ class RowBuffer:
 
     def row_conv(self, weight: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
         """The rows-above part (plus bias) of a full kernel (out, in, kh, kw) at every position: out (N, W, out)."""
-        res = F.conv2d(self.above, weight[:, :, : self.above.shape[2]], bias)  # (N, out, 1, W)
-        out.copy_(res[:, :, 0].transpose(1, 2))
+        out.copy_(_conv_rows(self.above, weight, bias, self.width).transpose(1, 2))
 
     def next_row(self) -> None:
         """The current row becomes the last row above; the oldest row is dropped."""
@@ -247,9 +259,9 @@ class GatedCache:
         x.set_row(xrow)
         if not self.v:
             return
-        self.v[0][:, :, p, p : p + width] = F.conv2d(x.above, self.w_v_in[:, :, : x.pad], self.b_v_in)[:, :, 0]
+        self.v[0][:, :, p, p : p + width] = _conv_rows(x.above, self.w_v_in, self.b_v_in, width)  # rows above only
         for l, (weight, bias, v_class, w_link, h_bias, h_rows) in enumerate(self.vertical):
-            v_feat = F.conv2d(self.v[l], weight[:, :, : p + 1], bias)[:, :, 0]  # (N, 2h, W)
+            v_feat = _conv_rows(self.v[l], weight, bias, width)  # (N, 2h, W): rows i - k//2 ... i
             link = v_feat.transpose(1, 2).reshape(-1, v_feat.shape[1])  # (N * W, 2h)
             torch.addmm(h_bias, link, w_link, out=h_rows)  # v_to_h(v_feat) + biases + class term
             if l + 1 < len(self.v):

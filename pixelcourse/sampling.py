@@ -1,9 +1,10 @@
 """Sampling (notebooks 06-07): one entry point for generation, completion, temperature and the widget.
 
 ``sample`` is completion with nothing known. Two methods sit behind the same
-functions: "naive" runs the whole network once per sub-pixel (the teaching
-version and the test oracle); "fast" caches each layer's recent inputs and
-computes only the new position (``pixelcourse.fast``).
+functions: "fast" (the default) caches each layer's recent input rows and
+computes only the new position (``pixelcourse.fast``); "naive" runs the whole
+network once per sub-pixel (the teaching version and the test oracle). With
+the same seeded generator both give the same samples.
 """
 
 from __future__ import annotations
@@ -67,13 +68,15 @@ def sample(
     temperature: float = 1.0,
     labels=None,
     generator: torch.Generator | None = None,
-    method: str = "naive",
+    method: str = "fast",
     callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Generate ``n`` images from scratch. Returns long (n, C, H, W) in [0, levels).
 
     labels: class labels for conditional models, an int (the same for all) or (n,).
     generator: a seeded ``torch.Generator`` makes samples reproducible.
+    method: "fast" (cached, one position per step) or "naive" (one full forward
+        pass per sub-pixel); the same generator seed gives the same samples.
     callback(row, images): called after each finished row (live display).
     """
     c = model.config
@@ -96,7 +99,7 @@ def complete(
     temperature: float = 1.0,
     labels=None,
     generator: torch.Generator | None = None,
-    method: str = "naive",
+    method: str = "fast",
     callback: Callable[[int, torch.Tensor], None] | None = None,
 ) -> torch.Tensor:
     """Keep the known sub-pixels of ``images`` and sample all the others in raster order.
@@ -104,6 +107,7 @@ def complete(
     images: long (B, C, H, W); known: bool (B, C, H, W), True where a value is given.
     Returns long (B * n_per_image, C, H, W): the completions of image b are rows
     b * n_per_image ... (b + 1) * n_per_image - 1, and every known value is kept exactly.
+    method: "fast" (cached) or "naive" (one full forward pass per sub-pixel), as in ``sample``.
     """
     temperature = check_temperature(temperature)
     if method not in METHODS:

@@ -75,6 +75,7 @@ def learner_version(nb, name: str = "notebook"):
     for index, cell in enumerate(nb.cells):
         if "id" not in cell:  # older notebooks: a stable id, never a random one
             cell["id"] = hashlib.sha1(f"{name}:{index}".encode()).hexdigest()[:12]
+            nb.nbformat_minor = max(nb.nbformat_minor, 5)
         if is_exercise(cell):
             cell.source = stub_source(cell.source, f"{name}, cell {index}")
             cell.outputs = []
@@ -84,8 +85,7 @@ def learner_version(nb, name: str = "notebook"):
 
 def render(solution: Path) -> str:
     """The exact text of the learner notebook for ``solution``."""
-    with open(solution, encoding="utf-8") as f:
-        nb = nbformat.from_dict(json.load(f))
+    nb = nbformat.read(solution, as_version=4)
     text = nbformat.writes(learner_version(nb, solution.name), version=4)
     return text if text.endswith("\n") else text + "\n"
 
