@@ -351,8 +351,13 @@ def _root(root: str | Path | None) -> Path:
 
 
 def _show(path: Path) -> str:
+    """``path`` for messages: relative to the working directory when it lies inside the course (or below cwd)."""
+    path, cwd = path.resolve(), Path.cwd().resolve()
     with contextlib.suppress(ValueError):
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(path.relative_to(cwd))
+    with contextlib.suppress(ValueError):
+        path.relative_to(settings.REPO_DIR.resolve())
+        return os.path.relpath(path, cwd)  # e.g. "../data/mnist" from notebooks/
     return str(path)
 
 
