@@ -1,10 +1,10 @@
 """The shipped checkpoints: listed in the manifest, verified by sha256, small, and loadable."""
 
 import json
+import math
 import shutil
 
 import pytest
-import torch
 
 import pixelcourse
 from pixelcourse.settings import CHECKPOINT_DIR
@@ -26,10 +26,12 @@ def test_pretrained_loads_and_matches_its_manifest(name):
     assert (CHECKPOINT_DIR / entry["file"]).stat().st_size <= 20 * 2**20
     assert pixelcourse.count_parameters(model) == entry["parameters"]
     assert model.metrics["test_bpd"] == pytest.approx(entry["test_bits_per_dim"], abs=1e-4)
-    # A quick look at real test images: the model must be far better than uniform.
+    # A quick look at real test images: the weights must be the trained ones the manifest measured
+    # (64 images vary by a few percent around the full-split figure), and better than uniform.
     test = pixelcourse.subset(pixelcourse.load_dataset(model.config.dataset, "test", levels=model.config.levels), 64)
     bpd = pixelcourse.bits_per_dim(model, test)
-    assert bpd < 0.5 * torch.log2(torch.tensor(float(model.config.levels))).item()
+    assert bpd == pytest.approx(entry["test_bits_per_dim"], rel=0.15)
+    assert bpd < 0.75 * math.log2(model.config.levels)
 
 
 def test_tampered_checkpoint_fails_its_sha256(tmp_path):
