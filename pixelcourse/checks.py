@@ -224,11 +224,12 @@ def check_residual_block(block_class):
 # --------------------------------------------------------------------------- 03 bits per dimension
 
 
-def _bpd_example(fn):
+def _logits_example(fn):
+    """Call an exercise that takes (logits, x) on a tiny input (used to tell "not implemented" apart)."""
     return fn(torch.zeros(1, 4, 1, 2, 2), torch.zeros(1, 1, 2, 2, dtype=torch.long))
 
 
-@_register("check_bits_per_dim", "Bits per dimension", "03", example=_bpd_example)
+@_register("check_bits_per_dim", "Bits per dimension", "03", example=_logits_example)
 def check_bits_per_dim(batch_bits_per_dim):
     for shape, levels in (((2, 1, 3, 3), 4), ((3, 3, 2, 2), 256)):
         logits = torch.randn(shape[0], levels, *shape[1:]) * 2  # (B, levels, C, H, W)
@@ -367,11 +368,7 @@ def check_temperature(tempered_probs):
 # --------------------------------------------------------------------------- 08 per-pixel NLL
 
 
-def _nll_example(fn):
-    return fn(torch.zeros(1, 4, 1, 2, 2), torch.zeros(1, 1, 2, 2, dtype=torch.long))
-
-
-@_register("check_nll_map", "Per-pixel NLL map", "08", example=_nll_example)
+@_register("check_nll_map", "Per-pixel NLL map", "08", example=_logits_example)
 def check_nll_map(nll_map):
     for shape, levels in (((2, 1, 3, 4), 5), ((2, 3, 2, 2), 256)):
         logits = torch.randn(shape[0], levels, *shape[1:]) * 2  # (B, levels, C, H, W)
