@@ -42,6 +42,11 @@ def show_grid(
     n, h, w, c = pics.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     rows = math.ceil(n / nrow)
+    if row_labels is not None and len(row_labels) != rows:
+        raise ValueError(
+            f"show_grid: {len(row_labels)} row_labels for {rows} rows ({n} images, {nrow} per row); "
+            "give one label per row, or change nrow."
+        )
     pad = 2
     canvas = np.ones((rows * (h + pad) + pad, nrow * (w + pad) + pad, c))
     for k in range(n):

@@ -166,3 +166,14 @@ def test_gated_activation():
     x = torch.randn(2, 6, 3, 3)
     out = pixelcourse.gated_activation(x)
     assert torch.allclose(out, torch.tanh(x[:, :3]) * torch.sigmoid(x[:, 3:]))
+
+
+def test_show_grid_rows_and_labels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    images = torch.randint(0, 256, (6, 1, 8, 8))
+    fig = pixelcourse.show_grid(images, 3, row_labels=["first", "second"])
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["first", "second"]
+    with pytest.raises(ValueError, match="3 row_labels for 2 rows"):
+        pixelcourse.show_grid(images, 3, row_labels=["a", "b", "c"])

@@ -16,7 +16,7 @@ from pixelcourse.training import load_checkpoint, read_checkpoint, save_checkpoi
 
 
 def save_sample_grid(name: str, model) -> Path:
-    """64 samples at T = 1 (8 per class for conditional models) next to the checkpoint, to look at."""
+    """64 samples at T = 1 (8 per class, one class per row, for conditional models) next to the checkpoint, to look at."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -25,7 +25,7 @@ def save_sample_grid(name: str, model) -> Path:
     import pixelcourse
 
     c = model.config
-    labels = torch.arange(c.num_classes).repeat_interleave(8 if c.num_classes <= 10 else 1)[:64] if c.num_classes else None
+    labels = torch.arange(c.num_classes).repeat_interleave(8) if c.num_classes else None
     n = 64 if labels is None else len(labels)
     images = pixelcourse.sample(model, n, labels=labels, generator=torch.Generator().manual_seed(0), method="fast")
     rows = None
