@@ -34,6 +34,8 @@ def parse_args(argv=None):
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
     p.add_argument("--train-subset", type=int, default=None, help="use only the first N training images")
     p.add_argument("--test-subset", type=int, default=None, help="evaluate on the first N test images only")
+    p.add_argument("--restart-warmup", type=int, default=100,
+                   help="steps of linear learning-rate warm-up when a finished run is extended to more epochs")
     p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
@@ -88,6 +90,7 @@ def main(argv=None) -> int:
         history = fit(
             model, train, test, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, checkpoint=args.out,
             checkpoint_every=args.checkpoint_every, schedule=args.schedule, max_steps=args.max_steps, seed=args.seed,
+            restart_warmup=args.restart_warmup,
             metadata={"preset": args.preset, "hardware": _hardware(device, world), "parameters": count_parameters(model)},
         )
         if rank == 0:

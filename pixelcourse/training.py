@@ -244,7 +244,7 @@ def _distributed() -> tuple[int, int]:
 
 def new_history() -> dict:
     """Per-step training loss and per-epoch test bits/dim, ready to plot."""
-    return {"step": [], "loss_bpd": [], "epoch": [], "train_bpd": [], "test_bpd": [], "images_per_s": [], "seconds": 0.0}
+    return {"step": [], "loss_bpd": [], "lr": [], "epoch": [], "train_bpd": [], "test_bpd": [], "images_per_s": [], "seconds": 0.0}
 
 
 def fit(
@@ -262,6 +262,7 @@ def fit(
     seed: int = 0,
     progress: bool = True,
     metadata: dict | None = None,
+    restart_warmup: int = 100,
 ) -> dict:
     """Train with Adam on cross-entropy over levels; returns the history.
 
@@ -271,22 +272,28 @@ def fit(
         resumes exactly where it stopped (same data order, optimizer, history).
     schedule: "constant" or "cosine" (decays lr to 0 over all epochs).
     max_steps: stop after this many optimizer steps in total (quick runs).
+    restart_warmup: when a checkpoint of a shorter run is extended to more
+        epochs (a warm restart: the cosine schedule is recomputed over the new
+        total, so the learning rate jumps back up), it rises linearly from 0
+        over this many steps instead of jumping; Adam's state was built at the
+        old, small learning rate, and a jump can undo part of the training.
     Under ``torchrun`` (an initialised process group) each process trains on
     its own shard of every batch order with DistributedDataParallel; rank 0
     evaluates and writes the checkpoint.
 
     History: step, loss_bpd (per step, bits/dim), epoch, train_bpd, test_bpd
-    (per epoch), images_per_s, seconds.
+    (per epoch), images_per_s, seconds, lr (per step).
     """
     if schedule not in ("constant", "cosine"):
         raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}.')
-    if epochs < 1 or batch_size < 1 or lr <= 0:
-        raise ValueError("epochs and batch_size must be >= 1 and lr > 0.")
+    if epochs < 1 or batch_size < 1 or lr <= 0 or restart_warmup < 0:
+        raise ValueError("epochs and batch_size must be >= 1, lr > 0 and restart_warmup >= 0.")
     rank, world = _distributed()
     base = _unwrap(model)
     device = next(base.parameters()).device
     optimizer = torch.optim.Adam(base.parameters(), lr=lr)
     history, start_epoch, start_batch = new_history(), 0, 0
+    restart_step, extended_from = None, None  # the step a warm restart began at, if any
 
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     if checkpoint is not None and checkpoint.exists():
@@ -298,10 +305,19 @@ def fit(
         if state is not None:
             optimizer.load_state_dict(state["optimizer"])
             start_epoch, start_batch = state["epoch"], state["batch"]
+            if state.get("epochs", epochs) < epochs:
+                extended_from = state["epochs"]
+            elif state.get("epochs") == epochs:
+                restart_step = state.get("restart_step")
         else:
             start_epoch = epochs  # a finished checkpoint without training state
         if rank == 0 and start_epoch < epochs:
             print(f"Resuming from {checkpoint}: epoch {start_epoch + 1}, batch {start_batch}.")
+            if extended_from is not None and restart_warmup:
+                print(f"Extending a {extended_from}-epoch run to {epochs} epochs: "
+                      f"the learning rate warms up over {restart_warmup} steps.")
+    for key, empty in new_history().items():
+        history.setdefault(key, empty)  # runs saved before a field existed
 
     net = base
     if world > 1 and not isinstance(model, nn.parallel.DistributedDataParallel):
@@ -312,11 +328,17 @@ def fit(
     total_steps = steps_per_epoch * epochs
     if max_steps is not None:
         total_steps = min(total_steps, max_steps)
+    step = start_epoch * steps_per_epoch + start_batch
+    if extended_from is not None:
+        restart_step = step
 
     def lr_at(step: int) -> float:
+        value = lr
         if schedule == "cosine":
-            return lr * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
-        return lr
+            value = lr * 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+        if restart_step is not None and restart_warmup:
+            value *= min(1.0, (step - restart_step + 1) / restart_warmup)
+        return value
 
     def save(epoch: int, batch: int, finished: bool):
         if checkpoint is None or rank != 0:
@@ -328,11 +350,11 @@ def fit(
             metrics=metrics,
             history=history,
             training={"epoch": epoch, "batch": batch, "finished": finished, "optimizer": optimizer.state_dict(),
-                      "epochs": epochs, "lr": lr, "batch_size": batch_size * world, "seed": seed, "schedule": schedule},
+                      "epochs": epochs, "lr": lr, "batch_size": batch_size * world, "seed": seed, "schedule": schedule,
+                      "restart_step": restart_step},
             **(metadata or {}),
         )
 
-    step = start_epoch * steps_per_epoch + start_batch
     last_save = time.time()
     for epoch in range(start_epoch, epochs):
         if step >= total_steps:
@@ -346,6 +368,7 @@ def fit(
             total=steps_per_epoch, initial=skip, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress or rank != 0, leave=True
         )
         epoch_nats, epoch_dims, t0, seen = 0.0, 0, time.time(), 0
+        epoch_start = t0  # t0 moves at every periodic save; throughput is over the whole epoch
         for b, (x, y) in enumerate(_batches(train, batch_size, order[skip * batch_size :]), start=skip):
             if step >= total_steps:
                 break
@@ -360,6 +383,7 @@ def fit(
             loss_bpd = loss_nats.item() / LN2
             history["step"].append(step)
             history["loss_bpd"].append(loss_bpd)
+            history["lr"].append(optimizer.param_groups[0]["lr"])
             epoch_nats += loss_nats.item() * x.numel()
             epoch_dims += x.numel()
             seen += x.shape[0] * world
@@ -375,7 +399,7 @@ def fit(
         history["seconds"] += elapsed
         history["epoch"].append(epoch + 1)
         history["train_bpd"].append(epoch_nats / max(epoch_dims, 1) / LN2)
-        history["images_per_s"].append(seen / max(elapsed, 1e-9))
+        history["images_per_s"].append(seen / max(time.time() - epoch_start, 1e-9))
         if test is not None:
             if rank == 0:
                 history["test_bpd"].append(bits_per_dim(base, test))

@@ -141,6 +141,57 @@ def test_resume_after_interruption_continues_where_it_stopped(tmp_path, mnist_sm
     assert read_checkpoint(path)["training"]["finished"]
 
 
+def test_throughput_and_time_cover_the_whole_epoch_with_periodic_saves(tmp_path, mnist_small):
+    train, _ = mnist_small
+    history = pixelcourse.fit(tiny_model("mnist"), train, None, epochs=1, batch_size=64, progress=False,
+                              checkpoint=tmp_path / "run.pt", checkpoint_every=0)  # a save after every step
+    assert history["images_per_s"][0] * history["seconds"] == pytest.approx(len(train), rel=0.02)
+
+
+def test_extending_a_finished_run_warms_the_learning_rate_up(tmp_path, mnist_small):
+    train, _ = mnist_small  # 512 images: 8 steps of 64 per epoch
+    first = tmp_path / "first.pt"
+    kwargs = dict(lr=1e-3, batch_size=64, progress=False, schedule="cosine", seed=1)
+    one = pixelcourse.fit(tiny_model("mnist"), train, None, epochs=1, checkpoint=first, **kwargs)
+    assert one["lr"] == pytest.approx([1e-3 * 0.5 * (1 + math.cos(math.pi * s / 8)) for s in range(8)])
+
+    # Extended to 3 epochs: the cosine is recomputed over 24 steps and reached through a 4-step ramp.
+    whole = tmp_path / "whole.pt"
+    whole.write_bytes(first.read_bytes())
+    history = pixelcourse.fit(tiny_model("mnist"), train, None, epochs=3, checkpoint=whole, restart_warmup=4, **kwargs)
+    cosine = [1e-3 * 0.5 * (1 + math.cos(math.pi * s / 24)) for s in range(8, 24)]
+    ramp = [c * min(1.0, (i + 1) / 4) for i, c in enumerate(cosine)]
+    assert history["step"] == list(range(1, 25))
+    assert history["lr"][8:] == pytest.approx(ramp)
+    assert history["lr"][8] < one["lr"][0] / 4 + 1e-12 and history["lr"][12:] == pytest.approx(cosine[4:])
+
+    # Killed during the ramp and resumed with the same command: the ramp goes on where it stopped.
+    class Killed(Exception):
+        pass
+
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(first.read_bytes())
+    calls = {"n": 0}
+    original_step = torch.optim.Adam.step
+
+    def step_then_die(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Killed()
+        return original_step(self, *a, **k)
+
+    torch.optim.Adam.step = step_then_die
+    try:
+        with pytest.raises(Killed):
+            pixelcourse.fit(tiny_model("mnist"), train, None, epochs=3, checkpoint=broken, checkpoint_every=0,
+                            restart_warmup=4, **kwargs)
+    finally:
+        torch.optim.Adam.step = original_step
+    resumed = pixelcourse.fit(tiny_model("mnist"), train, None, epochs=3, checkpoint=broken, restart_warmup=4, **kwargs)
+    assert resumed["lr"] == pytest.approx(history["lr"])
+    assert resumed["loss_bpd"] == pytest.approx(history["loss_bpd"], rel=1e-4)
+
+
 def test_train_or_load_trains_then_loads(tmp_path, capsys, mnist_small):
     train, test = mnist_small
     path = tmp_path / "mnist.pt"
