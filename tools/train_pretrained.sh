@@ -17,7 +17,7 @@ common=(--lr 2e-3 --schedule cosine --batch-size 64 --threads "${THREADS:-2}")
 for preset in "$@"; do
   case "$preset" in
     mnist)         stages=("--epochs 2" "--epochs 5") ;;
-    mnist_binary)  stages=("--epochs 1" "--epochs 4") ;;
+    mnist_binary)  stages=("--epochs 1" "--epochs 5") ;;
     fashion_mnist) stages=("--epochs 1 --train-subset 30000" "--epochs 2" "--epochs 3" "--epochs 4") ;;
     cifar10)       stages=("--epochs 1 --train-subset 15000" "--epochs 2" "--epochs 4") ;;
     *) echo "unknown preset $preset"; exit 2 ;;
