@@ -16,7 +16,7 @@ from pixelcourse.training import load_checkpoint, read_checkpoint, save_checkpoi
 
 
 def save_sample_grid(name: str, model) -> Path:
-    """64 samples at T = 1 (8 per class, one class per row, for conditional models) next to the checkpoint, to look at."""
+    """64 samples at T = 1 (conditional models: 8 per class, one class per row) next to the checkpoint, to look at."""
     import matplotlib
 
     matplotlib.use("Agg")
