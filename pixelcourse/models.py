@@ -81,8 +81,13 @@ class AutoregressiveModel(nn.Module):
         raise NotImplementedError
 
     def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
-        """Output head: features (B, hidden, H, W) -> logits (B, levels, C, H, W)."""
-        out = self.head(features)  # (B, levels * C, H, W), channel l * C + c
+        """Output head: features (B, hidden, H, W) -> logits (B, levels, C, H, W).
+
+        The head runs in float32 even under bfloat16 autocast (``fit(precision="bfloat16")``):
+        bfloat16 keeps 8 significant bits, too few for logits that a 256-way softmax compares.
+        """
+        with torch.autocast(features.device.type, enabled=False):
+            out = self.head(features.float())  # (B, levels * C, H, W), channel l * C + c
         b, _, h, w = out.shape
         return out.view(b, self.config.levels, self.config.channels, h, w)
 

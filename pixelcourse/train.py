@@ -36,6 +36,8 @@ def parse_args(argv=None):
     p.add_argument("--test-subset", type=int, default=None, help="evaluate on the first N test images only")
     p.add_argument("--restart-warmup", type=int, default=100,
                    help="steps of linear learning-rate warm-up when a finished run is extended to more epochs")
+    p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                   help="bfloat16: autocast the training convolutions (faster on CPUs with AVX-512 BF16 or AMX, and GPUs)")
     p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
@@ -90,8 +92,9 @@ def main(argv=None) -> int:
         history = fit(
             model, train, test, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, checkpoint=args.out,
             checkpoint_every=args.checkpoint_every, schedule=args.schedule, max_steps=args.max_steps, seed=args.seed,
-            restart_warmup=args.restart_warmup,
-            metadata={"preset": args.preset, "hardware": _hardware(device, world), "parameters": count_parameters(model)},
+            restart_warmup=args.restart_warmup, precision=args.precision,
+            metadata={"preset": args.preset, "hardware": _hardware(device, world, args.precision),
+                      "parameters": count_parameters(model)},
         )
         if rank == 0:
             test_bpd = history["test_bpd"][-1] if history["test_bpd"] else float("nan")
@@ -107,12 +110,13 @@ def main(argv=None) -> int:
     return 0
 
 
-def _hardware(device: torch.device, world: int) -> str:
+def _hardware(device: torch.device, world: int, precision: str = "float32") -> str:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
         name = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-    return f"{world} x {name}" if world > 1 else name
+    name = f"{world} x {name}" if world > 1 else name
+    return name + (", bfloat16 autocast" if precision == "bfloat16" else "")
 
 
 if __name__ == "__main__":

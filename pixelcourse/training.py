@@ -263,6 +263,7 @@ def fit(
     progress: bool = True,
     metadata: dict | None = None,
     restart_warmup: int = 100,
+    precision: str = "float32",
 ) -> dict:
     """Train with Adam on cross-entropy over levels; returns the history.
 
@@ -277,6 +278,10 @@ def fit(
         total, so the learning rate jumps back up), it rises linearly from 0
         over this many steps instead of jumping; Adam's state was built at the
         old, small learning rate, and a jump can undo part of the training.
+    precision: "float32", or "bfloat16" to run the convolutions of the training
+        steps under bfloat16 autocast (weights, optimizer and output head stay
+        float32; evaluation is always float32). On CPUs with AVX-512 BF16 or AMX
+        this trains 1.5 to 2 times faster.
     Under ``torchrun`` (an initialised process group) each process trains on
     its own shard of every batch order with DistributedDataParallel; rank 0
     evaluates and writes the checkpoint.
@@ -286,6 +291,8 @@ def fit(
     """
     if schedule not in ("constant", "cosine"):
         raise ValueError(f'schedule must be "constant" or "cosine", got {schedule!r}.')
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f'precision must be "float32" or "bfloat16", got {precision!r}.')
     if epochs < 1 or batch_size < 1 or lr <= 0 or restart_warmup < 0:
         raise ValueError("epochs and batch_size must be >= 1, lr > 0 and restart_warmup >= 0.")
     rank, world = _distributed()
@@ -351,7 +358,7 @@ def fit(
             history=history,
             training={"epoch": epoch, "batch": batch, "finished": finished, "optimizer": optimizer.state_dict(),
                       "epochs": epochs, "lr": lr, "batch_size": batch_size * world, "seed": seed, "schedule": schedule,
-                      "restart_step": restart_step},
+                      "restart_step": restart_step, "precision": precision},
             **(metadata or {}),
         )
 
@@ -375,7 +382,8 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step)
             x = x.to(device, non_blocking=True)
-            loss_nats = nll_nats(net, x, _labels_for(base, y.to(device))) / x.numel()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+                loss_nats = nll_nats(net, x, _labels_for(base, y.to(device))) / x.numel()
             optimizer.zero_grad(set_to_none=True)
             loss_nats.backward()
             optimizer.step()

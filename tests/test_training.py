@@ -35,6 +35,33 @@ def test_training_lowers_the_loss_on_real_mnist(mnist_small):
     assert history["test_bpd"][0] == pytest.approx(pixelcourse.bits_per_dim(model, test), abs=1e-9)
 
 
+def test_bfloat16_training_runs_the_blocks_in_bfloat16_and_the_head_in_float32(mnist_small):
+    train, test = mnist_small
+    torch.manual_seed(0)
+    model = tiny_model("mnist").train()
+    reference = tiny_model("mnist").train()
+    reference.load_state_dict(model.state_dict())
+    seen = {}
+
+    def record(name):
+        def hook(module, inputs, out):
+            seen.setdefault(name, out.dtype)  # the first call: a training step
+        return hook
+
+    model.blocks[0].register_forward_hook(record("block"))
+    model.head.register_forward_hook(record("head"))
+    history = pixelcourse.fit(model, train, test, epochs=1, lr=3e-3, batch_size=32, progress=False, precision="bfloat16")
+    assert seen == {"block": torch.bfloat16, "head": torch.float32}
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    exact = pixelcourse.fit(reference, train, test, epochs=1, lr=3e-3, batch_size=32, progress=False)
+    # Same data, same start: the first loss agrees to bfloat16 rounding, and training works as well.
+    assert history["loss_bpd"][0] == pytest.approx(exact["loss_bpd"][0], rel=0.01)
+    assert history["test_bpd"][0] == pytest.approx(exact["test_bpd"][0], abs=0.1)
+    assert history["test_bpd"][0] < history["loss_bpd"][0] - 0.5
+    with pytest.raises(ValueError, match='precision must be "float32" or "bfloat16"'):
+        pixelcourse.fit(model, train, epochs=1, precision="float16")
+
+
 @pytest.mark.parametrize("levels", [2, 16, 256])
 def test_bits_per_dim_of_uniform_logits_is_log2_levels(levels):
     model = tiny_model("mnist", levels=levels)
@@ -227,6 +254,17 @@ def test_cli_and_ddp_with_two_gloo_processes(tmp_path):
     again = _cli([*common, "--out", str(out)], tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(read_checkpoint(out)["history"]["loss_bpd"]) == 4
+
+
+def test_cli_bfloat16_is_recorded_in_the_checkpoint(tmp_path):
+    out = tmp_path / "bf16.pt"
+    result = _cli(["--preset", "mnist", "--epochs", "1", "--batch-size", "16", "--train-subset", "32", "--test-subset", "16",
+                   "--threads", "1", "--set", "hidden=12", "layers=1", "--precision", "bfloat16", "--out", str(out)], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    ckpt = read_checkpoint(out)
+    assert ckpt["training"]["precision"] == "bfloat16"
+    assert ckpt["hardware"].endswith(", bfloat16 autocast")
+    assert math.isfinite(ckpt["metrics"]["test_bpd"])
 
 
 def test_cli_bad_preset_is_a_clear_error(tmp_path):
