@@ -193,8 +193,9 @@ class GatedPixelCNN(AutoregressiveModel):
 ARCHITECTURES = {"pixelcnn": PixelCNN, "gated": GatedPixelCNN}
 
 PRESETS: dict[str, PixelCNNConfig] = {
-    "mnist": PixelCNNConfig(arch="pixelcnn", channels=1, height=28, width=28, levels=256, hidden=64, layers=7, dataset="mnist"),
-    # Larger than mnist's network: at 7 blocks of 64 the binarised model stopped improving at about 66.6 nats per image.
+    # Both MNIST presets use 10 residual blocks of 96 features: at 7 blocks of 64 (118k parameters) training had
+    # stopped paying off (256 levels: 1.109 bits/dim after 5 epochs, train = test; binarised: about 66.6 nats per image).
+    "mnist": PixelCNNConfig(arch="pixelcnn", channels=1, height=28, width=28, levels=256, hidden=96, layers=10, dataset="mnist"),
     "mnist_binary": PixelCNNConfig(arch="pixelcnn", channels=1, height=28, width=28, levels=2, hidden=96, layers=10, dataset="mnist"),
     "fashion_mnist": PixelCNNConfig(
         arch="gated", channels=1, height=28, width=28, levels=256, hidden=48, layers=5, num_classes=10, dataset="fashion_mnist"
@@ -222,7 +223,7 @@ def model_from_config(config: PixelCNNConfig) -> AutoregressiveModel:
 def build_model(preset: str, **overrides) -> AutoregressiveModel:
     """``build_model("mnist", hidden=32)``: a fresh model of a named preset.
 
-    Presets: "mnist" (PixelCNN, 1x28x28, 256 levels), "mnist_binary" (2 levels, 10 blocks of 96),
+    Presets: "mnist" (PixelCNN, 1x28x28, 256 levels, 10 blocks of 96), "mnist_binary" (the same, 2 levels),
     "fashion_mnist" (Gated, class-conditional, 10 classes), "cifar10" (Gated, 3x32x32).
     """
     return model_from_config(preset_config(preset, **overrides))
