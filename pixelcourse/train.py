@@ -37,7 +37,7 @@ def parse_args(argv=None):
     p.add_argument("--restart-warmup", type=int, default=100,
                    help="steps of linear learning-rate warm-up when a finished run is extended to more epochs")
     p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
-                   help="bfloat16: autocast the training convolutions (faster on CPUs with AVX-512 BF16 or AMX, and GPUs)")
+                   help="bfloat16: autocast the training convolutions (faster on CPUs with AVX-512 BF16 or AMX)")
     p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")

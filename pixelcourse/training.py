@@ -281,7 +281,7 @@ def fit(
     precision: "float32", or "bfloat16" to run the convolutions of the training
         steps under bfloat16 autocast (weights, optimizer and output head stay
         float32; evaluation is always float32). On CPUs with AVX-512 BF16 or AMX
-        this trains 1.5 to 2 times faster.
+        this trains about 1.5 times faster.
     Under ``torchrun`` (an initialised process group) each process trains on
     its own shard of every batch order with DistributedDataParallel; rank 0
     evaluates and writes the checkpoint.
