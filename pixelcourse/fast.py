@@ -304,22 +304,24 @@ class GatedCache:
 class Head:
     """The output head at one position, for one colour at a time.
 
-    Output channel l * C + c of the last 1x1 convolution is level l of
-    colour c, so colour c needs only the columns c, C + c, 2C + c, ...
+    Output channel p * C + c of the last 1x1 convolution is output p of
+    colour c (level p, or mixture parameter p), so colour c needs only the
+    columns c, C + c, 2C + c, ...
     """
 
     def __init__(self, model: AutoregressiveModel):
         C = model.config.channels
         first, last = model.head[1], model.head[3]
         self.w1, self.b1 = _matrix(first), first.bias
-        w2 = _matrix(last)  # (hidden, levels * C)
-        self.w2 = [w2[:, c::C].contiguous() for c in range(C)]  # (hidden, levels) per colour
+        w2 = _matrix(last)  # (hidden, P * C)
+        self.w2 = [w2[:, c::C].contiguous() for c in range(C)]  # (hidden, P) per colour
         self.b2 = [last.bias[c::C].contiguous() for c in range(C)]
+        self.to_logits = model.logits_from_raw
 
     def __call__(self, features: torch.Tensor, c: int) -> torch.Tensor:
         """features (N, hidden) -> logits (N, levels) of colour c."""
         a = torch.addmm(self.b1, torch.relu(features), self.w1).relu_()  # (N, hidden)
-        return torch.addmm(self.b2[c], a, self.w2[c])  # (N, levels)
+        return self.to_logits(torch.addmm(self.b2[c], a, self.w2[c]))  # (N, levels)
 
 
 def make_cache(model: AutoregressiveModel, batch: int, y: torch.Tensor | None = None):

@@ -28,11 +28,17 @@ class PixelCNNConfig:
     kernel_size: int = 3  # masked kernel inside the blocks
     input_kernel: int = 7  # masked kernel of the first (type A) layer
     dataset: str = ""  # the dataset it is meant for ("mnist", ...); informs checkpoints
+    output: str = "softmax"  # "softmax": one logit per level; "logistic_mixture": discretised logistics (notebook 05)
+    mixtures: int = 10  # logistic components per sub-pixel (output="logistic_mixture" only)
 
     def __post_init__(self):
         problems = []
         if self.arch not in ARCHITECTURES:
             problems.append(f"arch must be one of {sorted(ARCHITECTURES)}, got {self.arch!r}")
+        if self.output not in OUTPUTS:
+            problems.append(f"output must be one of {list(OUTPUTS)}, got {self.output!r}")
+        if not (isinstance(self.mixtures, int) and self.mixtures >= 1):
+            problems.append(f"mixtures must be an int >= 1, got {self.mixtures!r}")
         if self.channels not in (1, 3):
             problems.append(f"channels must be 1 (grey) or 3 (RGB), got {self.channels}")
         if not (isinstance(self.levels, int) and 2 <= self.levels <= 256):
@@ -55,6 +61,74 @@ class PixelCNNConfig:
         """Sub-pixels per image, C * H * W."""
         return self.channels * self.height * self.width
 
+    @property
+    def head_params(self) -> int:
+        """Numbers the output head gives per sub-pixel: one logit per level, or 3 per mixture component."""
+        return self.levels if self.output == "softmax" else 3 * self.mixtures
+
+
+OUTPUTS = ("softmax", "logistic_mixture")
+
+
+# --------------------------------------------------------------------------- discretised logistic mixture
+# PixelCNN++ (Salimans et al. 2017) replaces the 256-way softmax by a mixture of K logistic distributions
+# over [-1, 1], cut into ``levels`` equal bins (the two outer bins reach out to -inf and +inf). Nearby levels
+# then get nearby probabilities from the start, which a softmax has to learn level by level; 3K numbers
+# per sub-pixel replace 256 logits. The mixture's log-probabilities over all levels are valid logits,
+# so sampling, temperature and every bits/dim formula work unchanged.
+
+
+def split_mixture(raw: torch.Tensor, mixtures: int):
+    """Head output (N, 3K, ...) -> log mixture weights, means, log scales, each (N, K, ...)."""
+    weights, means, log_scales = raw.split(mixtures, dim=1)
+    return torch.log_softmax(weights, dim=1), means, log_scales.clamp(-7.0, 7.0)
+
+
+def logistic_bin_log_prob(means, log_scales, level, levels: int) -> torch.Tensor:
+    """log P(bin ``level``) of logistics (means, log_scales) cut into ``levels`` bins on [-1, 1].
+
+    P = sigmoid(upper) - sigmoid(lower) with upper, lower the bin edges in units of the scale,
+    computed as sigmoid(upper) * sigmoid(-lower) * (1 - exp(lower - upper)): no cancellation in
+    either tail. The first bin has no lower edge, the last no upper edge. Shapes broadcast.
+    """
+    half = 1.0 / (levels - 1)  # half a bin
+    centre = level * (2.0 * half) - 1.0
+    inv_scale = torch.exp(-log_scales)
+    upper = (centre + half - means) * inv_scale
+    lower = (centre - half - means) * inv_scale
+    first, last = level == 0, level == levels - 1
+    width = (2.0 * half) * inv_scale  # upper - lower
+    return (
+        torch.where(last, 0.0, F.logsigmoid(upper))
+        + torch.where(first, 0.0, F.logsigmoid(-lower))
+        + torch.where(first | last, 0.0, torch.log(-torch.expm1(-width)))
+    )
+
+
+def mixture_log_prob(raw: torch.Tensor, x: torch.Tensor, levels: int) -> torch.Tensor:
+    """log p(x) of every sub-pixel: raw (B, 3K, C, H, W), x long (B, C, H, W) -> (B, C, H, W)."""
+    log_weights, means, log_scales = split_mixture(raw, raw.shape[1] // 3)
+    level = x.unsqueeze(1).to(raw.dtype)  # (B, 1, C, H, W)
+    return torch.logsumexp(log_weights + logistic_bin_log_prob(means, log_scales, level, levels), dim=1)
+
+
+def mixture_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
+    """The log-probability of every level: raw (N, 3K, ...) -> (N, levels, ...), which sum to 1 when exponentiated."""
+    log_weights, means, log_scales = split_mixture(raw, raw.shape[1] // 3)
+    mixtures = means.shape[1]
+    if raw.numel() // 3 * levels <= 1 << 20:  # small (a sampling step): all components at once, fewest operations
+        grid = torch.arange(levels, device=raw.device, dtype=raw.dtype).view(1, levels, *([1] * (raw.dim() - 1)))
+        bins = logistic_bin_log_prob(means.unsqueeze(1), log_scales.unsqueeze(1), grid, levels)  # (N, levels, K, ...)
+        return torch.logsumexp(log_weights.unsqueeze(1) + bins, dim=2)
+    grid = torch.arange(levels, device=raw.device, dtype=raw.dtype).view(1, levels, *([1] * (raw.dim() - 2)))
+    out = None
+    for k in range(mixtures):  # one component at a time keeps memory at (N, levels, ...)
+        term = log_weights[:, k : k + 1] + logistic_bin_log_prob(
+            means[:, k : k + 1], log_scales[:, k : k + 1], grid, levels
+        )
+        out = term if out is None else torch.logaddexp(out, term)
+    return out
+
 
 class AutoregressiveModel(nn.Module):
     """Shared front and back of both models: input checks, normalisation, logits layout.
@@ -62,34 +136,60 @@ class AutoregressiveModel(nn.Module):
     ``model(x, y=None)``: x long (B, C, H, W) in [0, levels), y long (B,) class
     labels for conditional models. Returns logits (B, levels, C, H, W) where
     the logits at (c, i, j) depend only on sub-pixels before (c, i, j).
+    ``model(x, y, raw=True)`` returns the head's output (B, head_params, C, H, W)
+    instead: the logits themselves for a softmax head, the mixture parameters
+    for a logistic-mixture head (training needs only the target's probability).
     """
 
     def __init__(self, config: PixelCNNConfig):
         super().__init__()
         self.config = config
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, raw: bool = False) -> torch.Tensor:
         self.check_input(x, y)
-        return self.forward_normalised(self.normalise(x), y)
+        out = self.head_output(self.features(self.normalise(x), y))
+        return out if raw else self.logits_from_raw(out)
+
+    def features(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised input (B, C, H, W) -> the features the head reads (B, hidden, H, W)."""
+        raise NotImplementedError
+
+    def forward_normalised(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits from already normalised float input (B, C, H, W); used for input gradients."""
+        return self.logits_from_features(self.features(x, y))
+
+    def log_prob(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) of every sub-pixel from the head's output: raw (B, P, C, H, W), x (B, C, H, W) -> (B, C, H, W)."""
+        if self.config.output == "softmax":
+            return -F.cross_entropy(raw, x, reduction="none")
+        with torch.autocast(raw.device.type, enabled=False):
+            return mixture_log_prob(raw, x, self.config.levels)
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """Levels (B, C, H, W) -> floats in [-1, 1]."""
         return x.float() * (2.0 / (self.config.levels - 1)) - 1.0
 
-    def forward_normalised(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits from already normalised float input (B, C, H, W); used for input gradients."""
-        raise NotImplementedError
-
-    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
-        """Output head: features (B, hidden, H, W) -> logits (B, levels, C, H, W).
+    def head_output(self, features: torch.Tensor) -> torch.Tensor:
+        """Output head: features (B, hidden, H, W) -> (B, head_params, C, H, W).
 
         The head runs in float32 even under bfloat16 autocast (``fit(precision="bfloat16")``):
         bfloat16 keeps 8 significant bits, too few for logits that a 256-way softmax compares.
         """
         with torch.autocast(features.device.type, enabled=False):
-            out = self.head(features.float())  # (B, levels * C, H, W), channel l * C + c
+            out = self.head(features.float())  # (B, P * C, H, W), channel p * C + c
         b, _, h, w = out.shape
-        return out.view(b, self.config.levels, self.config.channels, h, w)
+        return out.view(b, self.config.head_params, self.config.channels, h, w)
+
+    def logits_from_raw(self, raw: torch.Tensor) -> torch.Tensor:
+        """Head output (B, P, C, H, W) -> logits (B, levels, C, H, W)."""
+        if self.config.output == "softmax":
+            return raw
+        with torch.autocast(raw.device.type, enabled=False):
+            return mixture_logits(raw, self.config.levels)
+
+    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Features (B, hidden, H, W) -> logits (B, levels, C, H, W)."""
+        return self.logits_from_raw(self.head_output(features))
 
     def _make_head(self):
         c = self.config
@@ -97,7 +197,7 @@ class AutoregressiveModel(nn.Module):
             nn.ReLU(),
             MaskedConv2d(c.hidden, c.hidden, 1, "B", c.channels),
             nn.ReLU(),
-            MaskedConv2d(c.hidden, c.levels * c.channels, 1, "B", c.channels),
+            MaskedConv2d(c.hidden, c.head_params * c.channels, 1, "B", c.channels),
         )
 
     def check_input(self, x, y=None) -> None:
@@ -157,11 +257,11 @@ class PixelCNN(AutoregressiveModel):
         )
         self.head = self._make_head()
 
-    def forward_normalised(self, x, y=None):
+    def features(self, x, y=None):
         h = self.input_conv(x)  # (B, hidden, H, W)
         for block in self.blocks:
             h = block(h, y)
-        return self.logits_from_features(h)  # (B, levels, C, H, W)
+        return h
 
 
 class GatedPixelCNN(AutoregressiveModel):
@@ -182,12 +282,12 @@ class GatedPixelCNN(AutoregressiveModel):
         )
         self.head = self._make_head()
 
-    def forward_normalised(self, x, y=None):
+    def features(self, x, y=None):
         v = self.v_in(x)  # (B, hidden, H, W): rows above only
         h = self.h_in(x)  # (B, hidden, H, W): pixels to the left (and earlier colours)
         for block in self.blocks:
             v, h = block(v, h, y)
-        return self.logits_from_features(h)  # (B, levels, C, H, W)
+        return h
 
 
 ARCHITECTURES = {"pixelcnn": PixelCNN, "gated": GatedPixelCNN}
@@ -200,7 +300,12 @@ PRESETS: dict[str, PixelCNNConfig] = {
     "fashion_mnist": PixelCNNConfig(
         arch="gated", channels=1, height=28, width=28, levels=256, hidden=48, layers=5, num_classes=10, dataset="fashion_mnist"
     ),
-    "cifar10": PixelCNNConfig(arch="gated", channels=3, height=32, width=32, levels=256, hidden=48, layers=5, dataset="cifar10"),
+    # CIFAR-10 uses PixelCNN++'s discretised logistic mixture head: with a 256-way softmax (5 gated blocks of 48)
+    # training on a 2-core CPU had reached only 4.64 bits/dim after 3.3 epochs; the mixture head also halves the step time.
+    "cifar10": PixelCNNConfig(
+        arch="gated", channels=3, height=32, width=32, levels=256, hidden=48, layers=8, dataset="cifar10",
+        output="logistic_mixture", mixtures=10,
+    ),
 }
 
 

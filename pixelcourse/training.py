@@ -70,10 +70,10 @@ def nll_nats(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, exact: b
 
     exact: compute the softmax in float64 (evaluation), not float32 (training).
     """
-    logits = model(x, y)  # (B, levels, C, H, W)
+    raw = model(x, y, raw=True)  # (B, P, C, H, W): logits, or mixture parameters
     if exact:
-        logits = logits.double()
-    return F.cross_entropy(logits, x, reduction="sum")
+        raw = raw.double()
+    return -_unwrap(model).log_prob(raw, x).sum()
 
 
 @torch.no_grad()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import pixelcourse
-from pixelcourse.models import PRESETS
+from pixelcourse.models import PRESETS, logistic_bin_log_prob, mixture_log_prob, mixture_logits
 from conftest import tiny_model
 
 
@@ -160,6 +160,46 @@ def test_bad_model_input_gives_clear_errors():
         cond(good, torch.tensor([1, 10]))
     with pytest.raises(ValueError, match=r"shape \(2,\)"):
         cond(good, torch.tensor([1]))
+
+
+def test_logistic_bins_are_differences_of_the_logistic_cdf():
+    """One component, float64: each of the 256 bins holds sigmoid(upper edge) - sigmoid(lower edge)."""
+    mean, scale = torch.tensor(0.3, dtype=torch.float64), 0.05
+    levels = torch.arange(256, dtype=torch.float64)
+    got = logistic_bin_log_prob(mean, torch.tensor(math.log(scale), dtype=torch.float64), levels, 256).exp()
+    edges = torch.cat([torch.tensor([-math.inf]), (levels[1:] * 2 - 1) / 255 - 1, torch.tensor([math.inf])])
+    cdf = torch.sigmoid((edges - mean) / scale)
+    torch.testing.assert_close(got, cdf[1:] - cdf[:-1], rtol=1e-9, atol=1e-300)
+    assert got.argmax() == round((0.3 + 1) * 255 / 2)
+
+
+def test_logistic_mixture_is_a_distribution_over_the_levels():
+    """Any head output, even extreme, gives finite log-probabilities whose probabilities sum to 1."""
+    torch.manual_seed(0)
+    raw = torch.randn(4, 3 * 5, 3, 2, 2, dtype=torch.float64) * 8  # weights, means, log scales of 5 components
+    for levels in (2, 16, 256):
+        logits = mixture_logits(raw, levels)
+        assert logits.shape == (4, levels, 3, 2, 2)
+        assert torch.isfinite(logits).all()
+        torch.testing.assert_close(logits.exp().sum(1), torch.ones(4, 3, 2, 2, dtype=torch.float64))
+        x = torch.randint(0, levels, (4, 3, 2, 2))
+        torch.testing.assert_close(mixture_log_prob(raw, x, levels), logits.gather(1, x[:, None]).squeeze(1))
+    far = logistic_bin_log_prob(torch.tensor(-0.9), torch.tensor(-7.0), torch.tensor(255.0), 256)
+    assert torch.isfinite(far) and far < -1000  # the far tail of a narrow logistic: tiny, but not log(0)
+
+
+def test_mixture_head_model_returns_parameters_raw_and_log_probabilities_as_logits():
+    model = tiny_model("cifar10")
+    c = model.config
+    assert c.output == "logistic_mixture" and c.head_params == 3 * c.mixtures
+    x = torch.randint(0, 256, (2, 3, 32, 32))
+    with torch.no_grad():
+        raw, logits = model(x, raw=True), model(x)
+    assert raw.shape == (2, 3 * c.mixtures, 3, 32, 32) and logits.shape == (2, 256, 3, 32, 32)
+    torch.testing.assert_close(logits.logsumexp(1), torch.zeros(2, 3, 32, 32), atol=1e-5, rtol=0)
+    torch.testing.assert_close(model.log_prob(raw, x), logits.gather(1, x[:, None]).squeeze(1), atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="output must be one of"):
+        pixelcourse.build_model("cifar10", output="gaussian")
 
 
 def test_gated_activation():

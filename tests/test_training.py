@@ -35,6 +35,20 @@ def test_training_lowers_the_loss_on_real_mnist(mnist_small):
     assert history["test_bpd"][0] == pytest.approx(pixelcourse.bits_per_dim(model, test), abs=1e-9)
 
 
+def test_logistic_mixture_head_trains_and_its_bits_per_dim_is_the_full_softmax_one(mnist_small):
+    """Training reads only the target's probability; evaluating the full 256-level logits gives the same number."""
+    train, test = mnist_small
+    model = tiny_model("mnist", output="logistic_mixture", mixtures=5).train()
+    before = pixelcourse.bits_per_dim(model, test)
+    history = pixelcourse.fit(model, train, test, epochs=1, lr=3e-3, batch_size=32, progress=False, precision="bfloat16")
+    assert history["test_bpd"][0] < before - 0.5
+    x = test.batch(range(16))[0]
+    with torch.no_grad():
+        logits = model(x).double()  # (16, 256, 1, 28, 28): log-probabilities of every level
+    full = torch.nn.functional.cross_entropy(logits, x).item() / math.log(2)
+    assert pixelcourse.bits_per_dim(model, pixelcourse.subset(test, 16)) == pytest.approx(full, abs=1e-5)
+
+
 def test_bfloat16_training_runs_the_blocks_in_bfloat16_and_the_head_in_float32(mnist_small):
     train, test = mnist_small
     torch.manual_seed(0)
