@@ -1,4 +1,7 @@
-"""PixelCNN (notebooks 01-03) and Gated PixelCNN (notebooks 04-05), with named presets."""
+"""PixelCNN (notebooks 01-03) and Gated PixelCNN (notebooks 04-05), with named presets.
+
+Both end in a softmax over the levels or, for CIFAR-10, a discretised logistic mixture (notebook 05).
+"""
 
 from __future__ import annotations
 
