@@ -165,7 +165,9 @@ def read_checkpoint(path) -> dict:
 def check_compatible(ckpt: dict, config: PixelCNNConfig, path="checkpoint") -> None:
     """Raise CheckpointError if ``ckpt`` holds another architecture, dataset or config than ``config``."""
     want = dataclasses.asdict(config)
-    have = ckpt.get("config", {})
+    # Fields added after a checkpoint was written take their defaults (e.g. output="softmax").
+    defaults = {f.name: f.default for f in dataclasses.fields(PixelCNNConfig)}
+    have = {**defaults, **ckpt.get("config", {})}
     diffs = [f"{k}: checkpoint {have.get(k)!r} vs wanted {v!r}" for k, v in want.items() if have.get(k) != v]
     if diffs:
         kind = "architecture" if have.get("arch") != config.arch else "dataset" if have.get("dataset") != config.dataset else "config"
