@@ -326,6 +326,11 @@ class Head:
 
 def make_cache(model: AutoregressiveModel, batch: int, y: torch.Tensor | None = None):
     """The row caches of ``model`` for ``batch`` images (labels y (batch,) for conditional models)."""
+    if set(model.config.dilations) != {1}:
+        raise ValueError(
+            f"The fast sampler keeps rows for undilated kernels only; this model has dilations "
+            f"{model.config.dilations}. Sample it with method=\"naive\"."
+        )
     if isinstance(model, GatedPixelCNN):
         return GatedCache(model, batch, y)
     if isinstance(model, PixelCNN):

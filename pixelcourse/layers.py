@@ -25,14 +25,16 @@ class ResidualBlock(nn.Module):
 
     All convolutions are masked (the 1x1s only by colour group), so the block
     never lets a pixel see its own value or the future. With ``num_classes``
-    a learned per-class bias conditions the block. x: (B, h, H, W) -> same.
+    a learned per-class bias conditions the block. ``dilation`` spreads the kxk taps
+    apart (notebook 02): the same weights reach further. x: (B, h, H, W) -> same.
     """
 
-    def __init__(self, hidden: int, kernel_size: int = 3, color_channels: int = 1, num_classes: int = 0):
+    def __init__(self, hidden: int, kernel_size: int = 3, color_channels: int = 1, num_classes: int = 0,
+                 dilation: int = 1):
         super().__init__()
         half = hidden // 2
         self.reduce = MaskedConv2d(hidden, half, 1, "B", color_channels)
-        self.conv = MaskedConv2d(half, half, kernel_size, "B", color_channels)
+        self.conv = MaskedConv2d(half, half, kernel_size, "B", color_channels, dilation=dilation)
         self.expand = MaskedConv2d(half, hidden, 1, "B", color_channels)
         self.class_bias = nn.Embedding(num_classes, half) if num_classes else None
 

@@ -33,9 +33,18 @@ class PixelCNNConfig:
     dataset: str = ""  # the dataset it is meant for ("mnist", ...); informs checkpoints
     output: str = "softmax"  # "softmax": one logit per level; "logistic_mixture": discretised logistics (notebook 05)
     mixtures: int = 10  # logistic components per sub-pixel (output="logistic_mixture" only)
+    dilations: tuple[int, ...] = (1,)  # dilation of each block's kxk kernel, repeated over the blocks, e.g. (1, 2, 4)
+    color_order: str = "rgb"  # colour only: "rgb" (R -> G -> B inside a pixel) or "independent" (each colour from earlier pixels only)
 
     def __post_init__(self):
         problems = []
+        if isinstance(self.dilations, int):
+            self.dilations = (self.dilations,)
+        self.dilations = tuple(self.dilations)
+        if not self.dilations or not all(isinstance(d, int) and d >= 1 for d in self.dilations):
+            problems.append(f"dilations must be a non-empty tuple of ints >= 1, got {self.dilations!r}")
+        if self.color_order not in COLOR_ORDERS:
+            problems.append(f"color_order must be one of {list(COLOR_ORDERS)}, got {self.color_order!r}")
         if self.arch not in ARCHITECTURES:
             problems.append(f"arch must be one of {sorted(ARCHITECTURES)}, got {self.arch!r}")
         if self.output not in OUTPUTS:
@@ -65,12 +74,26 @@ class PixelCNNConfig:
         return self.channels * self.height * self.width
 
     @property
+    def color_groups(self) -> int:
+        """Colour groups of the masks: 3 when R, G and B of a pixel are generated in turn, else 1.
+
+        With ``color_order="independent"`` the masks are the grey ones: no colour of a pixel sees
+        any colour of the same pixel, so R, G and B are predicted from earlier pixels only.
+        """
+        return self.channels if self.color_order == "rgb" else 1
+
+    def dilation(self, block: int) -> int:
+        """Dilation of the kxk kernel of block ``block`` (0-based)."""
+        return self.dilations[block % len(self.dilations)]
+
+    @property
     def head_params(self) -> int:
         """Numbers the output head gives per sub-pixel: one logit per level, or 3 per mixture component."""
         return self.levels if self.output == "softmax" else 3 * self.mixtures
 
 
 OUTPUTS = ("softmax", "logistic_mixture")
+COLOR_ORDERS = ("rgb", "independent")
 
 
 # --------------------------------------------------------------------------- discretised logistic mixture
@@ -198,9 +221,9 @@ class AutoregressiveModel(nn.Module):
         c = self.config
         return nn.Sequential(
             nn.ReLU(),
-            MaskedConv2d(c.hidden, c.hidden, 1, "B", c.channels),
+            MaskedConv2d(c.hidden, c.hidden, 1, "B", c.color_groups),
             nn.ReLU(),
-            MaskedConv2d(c.hidden, c.head_params * c.channels, 1, "B", c.channels),
+            MaskedConv2d(c.hidden, c.head_params * c.channels, 1, "B", c.color_groups),
         )
 
     def check_input(self, x, y=None) -> None:
@@ -254,9 +277,9 @@ class PixelCNN(AutoregressiveModel):
     def __init__(self, config: PixelCNNConfig):
         super().__init__(config)
         c = config
-        self.input_conv = MaskedConv2d(c.channels, c.hidden, c.input_kernel, "A", c.channels)
+        self.input_conv = MaskedConv2d(c.channels, c.hidden, c.input_kernel, "A", c.color_groups)
         self.blocks = nn.ModuleList(
-            ResidualBlock(c.hidden, c.kernel_size, c.channels, c.num_classes) for _ in range(c.layers)
+            ResidualBlock(c.hidden, c.kernel_size, c.color_groups, c.num_classes, c.dilation(k)) for k in range(c.layers)
         )
         self.head = self._make_head()
 
@@ -279,9 +302,9 @@ class GatedPixelCNN(AutoregressiveModel):
         super().__init__(config)
         c = config
         self.v_in = VerticalConv2d(c.channels, c.hidden, c.input_kernel, first=True)
-        self.h_in = MaskedConv2d(c.channels, c.hidden, (1, c.input_kernel), "A", c.channels)
+        self.h_in = MaskedConv2d(c.channels, c.hidden, (1, c.input_kernel), "A", c.color_groups)
         self.blocks = nn.ModuleList(
-            GatedBlock(c.hidden, c.kernel_size, c.channels, c.num_classes) for _ in range(c.layers)
+            GatedBlock(c.hidden, c.kernel_size, c.color_groups, c.num_classes, c.dilation(k)) for k in range(c.layers)
         )
         self.head = self._make_head()
 

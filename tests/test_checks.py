@@ -2,123 +2,20 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-import pixelcourse
+import cases_ch01, cases_ch02, cases_ch03, cases_ch04, cases_ch05, cases_ch06, cases_ch07, cases_ch08
 from pixelcourse import checks
+
+# One module of answers per notebook (tests/cases_chNN.py).
+CASE_MODULES = (cases_ch01, cases_ch02, cases_ch03, cases_ch04, cases_ch05, cases_ch06, cases_ch07, cases_ch08)
+CASES = {name: case for module in CASE_MODULES for name, case in module.CASES.items()}
+STUBS = {name: stub for module in CASE_MODULES for name, stub in getattr(module, "STUBS", {}).items()}
 
 
 def stub(*args, **kwargs):
     raise NotImplementedError
-
-
-class StubBlock(nn.Module):
-    def __init__(self, hidden, kernel_size=3):
-        super().__init__()
-        raise NotImplementedError
-
-
-def residual_block(skip: bool = True, conv_type: str = "B"):
-    class Block(nn.Module):
-        def __init__(self, hidden, kernel_size=3):
-            super().__init__()
-            self.reduce = pixelcourse.MaskedConv2d(hidden, hidden // 2, 1, "B")
-            self.conv = pixelcourse.MaskedConv2d(hidden // 2, hidden // 2, kernel_size, conv_type)
-            self.expand = pixelcourse.MaskedConv2d(hidden // 2, hidden, 1, "B")
-
-        def forward(self, x):
-            out = self.expand(F.relu(self.conv(F.relu(self.reduce(F.relu(x))))))
-            return x + out if skip else out
-
-    return Block
-
-
-class UnmaskedBlock(residual_block()):
-    def __init__(self, hidden, kernel_size=3):
-        super().__init__(hidden, kernel_size)
-        self.conv = nn.Conv2d(hidden // 2, hidden // 2, kernel_size, padding=kernel_size // 2)
-
-
-def sample_level(logits, generator):
-    return torch.multinomial(torch.softmax(logits, -1), 1, generator=generator)[:, 0]
-
-
-# check name -> (right answer, [(wrong answer, words the reason must contain), ...])
-CASES = {
-    "check_causal_mask": (
-        lambda k, t: pixelcourse.make_mask(1, 1, k, t)[0, 0],
-        [
-            (lambda k, t: pixelcourse.make_mask(1, 1, k, "B")[0, 0], "mask A must be 0 at the centre"),
-            (lambda k, t: pixelcourse.make_mask(1, 1, k, "A")[0, 0], "mask B must be 1 at the centre"),
-            (lambda k, t: pixelcourse.make_mask(1, 1, k, t)[0, 0].flip(0), "row"),
-            (lambda k, t: pixelcourse.make_mask(1, 1, k, t)[0, 0].long(), "float"),
-            (lambda k, t: torch.ones(k + 1, k), "shape"),
-        ],
-    ),
-    "check_residual_block": (
-        residual_block(),
-        [
-            (residual_block(skip=False), "skip connection"),
-            (residual_block(conv_type="A"), "mask type B"),
-            (UnmaskedBlock, "MaskedConv2d"),
-            (lambda hidden, kernel_size=3: nn.Identity(), "attributes"),
-        ],
-    ),
-    "check_bits_per_dim": (
-        lambda logits, x: F.cross_entropy(logits, x) / math.log(2),
-        [
-            (lambda logits, x: F.cross_entropy(logits, x), "ln 2"),
-            (lambda logits, x: F.cross_entropy(logits, x, reduction="sum") / math.log(2), "average"),
-            (lambda logits, x: F.cross_entropy(logits, x, reduction="none") / math.log(2), "one number"),
-        ],
-    ),
-    "check_gated_activation": (
-        lambda x: torch.tanh(x.chunk(2, 1)[0]) * torch.sigmoid(x.chunk(2, 1)[1]),
-        [
-            (lambda x: torch.sigmoid(x.chunk(2, 1)[0]) * torch.tanh(x.chunk(2, 1)[1]), "swapped"),
-            (lambda x: torch.tanh(x[:, 0::2]) * torch.sigmoid(x[:, 1::2]), "alternate"),
-            (lambda x: torch.tanh(x.chunk(2, -1)[0]) * torch.sigmoid(x.chunk(2, -1)[1]), "shape"),
-        ],
-    ),
-    "check_color_mask": (
-        lambda i, o, k, t: pixelcourse.make_mask(i, o, k, t, color_channels=3),
-        [
-            (lambda i, o, k, t: pixelcourse.make_mask(i, o, k, t, color_channels=1), "at the centre"),
-            (lambda i, o, k, t: pixelcourse.make_mask(i, o, k, "B" if t == "A" else "A", color_channels=3), "at the centre"),
-            (lambda i, o, k, t: torch.ones(o, i, k, k), "away from the centre"),
-        ],
-    ),
-    "check_sample_step": (
-        sample_level,
-        [
-            (lambda logits, generator: logits.argmax(-1), "most likely"),
-            (lambda logits, generator: torch.randint(0, logits.shape[-1], logits.shape[:1], generator=generator), "equally"),
-            (lambda logits, generator: torch.multinomial(torch.softmax(logits, -1), 1)[:, 0], "generator"),
-            (lambda logits, generator: sample_level(logits, generator).float(), "torch.long"),
-        ],
-    ),
-    "check_temperature": (
-        lambda logits, t: torch.softmax(logits / t, -1),
-        [
-            (lambda logits, t: torch.softmax(logits * t, -1), "multiplied"),
-            (lambda logits, t: logits / t, "sum to 1"),
-            (lambda logits, t: torch.softmax(logits, -1), "before the softmax"),
-        ],
-    ),
-    "check_nll_map": (
-        lambda logits, x: F.cross_entropy(logits, x, reduction="none") / math.log(2),
-        [
-            (lambda logits, x: F.cross_entropy(logits, x, reduction="none"), "nats"),
-            (lambda logits, x: -F.cross_entropy(logits, x, reduction="none") / math.log(2), "sign"),
-            (lambda logits, x: F.cross_entropy(logits, x, reduction="none")[:, 0], "shape"),
-        ],
-    ),
-}
 
 
 def test_every_check_is_covered_here():
@@ -135,7 +32,7 @@ def test_reference_passes(name, capsys):
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_stub_is_not_implemented(name, capsys):
-    answer = StubBlock if name == "check_residual_block" else stub
+    answer = STUBS.get(name, stub)
     with pytest.raises(NotImplementedError):
         checks.EXERCISES[name].example(answer)
     getattr(checks, name)(answer)
