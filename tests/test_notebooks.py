@@ -199,7 +199,7 @@ def test_nbval_on_learner_notebooks_fails_exactly_on_open_exercises(tmp_path):
     report = tmp_path / "nbval.xml"
     env = {**os.environ, "PIXELCOURSE_QUICK": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", "-q", "--color=no", f"--junitxml={report}",
+        [sys.executable, "-m", "pytest", "-o", "addopts=", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q", "--color=no", f"--junitxml={report}",
          *sorted(str(p.relative_to(REPO)) for p in NOTEBOOKS.glob("*.ipynb"))],
         capture_output=True, text=True, cwd=REPO, env=env, timeout=1800,
     )

@@ -13,7 +13,8 @@ becomes a stub at the same indentation:
 
 The outputs of those exercise cells are cleared; every other cell keeps its
 outputs, so figures show on GitHub and the check cells (``# NBVAL_CHECK_OUTPUT``)
-keep the "passed" line that nbval compares against.
+keep the "passed" line that nbval compares against. Each check cell gets a comment
+saying so: the stored line is the expected result once solved, not the learner's own.
 
     python tools/make_notebooks.py           # (re)write notebooks/
     python tools/make_notebooks.py --check   # exit 1 if notebooks/ is not what this script would write
@@ -37,6 +38,8 @@ NOTEBOOKS = REPO / "notebooks"
 BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
 STUB = ["# YOUR CODE HERE", 'raise NotImplementedError("Exercise: replace this line with your code.")']
+CHECK_CALL = re.compile(r"^pixelcourse\.checks\.check_\w+\(", re.M)
+EXPECTED_NOTE = "# The output stored below is what this check prints once your solution is right. Run the cell to check yours."
 
 
 class SolutionMarkerError(ValueError):
@@ -80,6 +83,9 @@ def learner_version(nb, name: str = "notebook"):
             cell.source = stub_source(cell.source, f"{name}, cell {index}")
             cell.outputs = []
             cell.execution_count = None
+        elif cell.cell_type == "code" and CHECK_CALL.search(cell.source) and EXPECTED_NOTE not in cell.source:
+            first, _, rest = cell.source.partition("\n")  # the first line stays the nbval marker
+            cell.source = f"{first}\n{EXPECTED_NOTE}\n{rest}"
     return nb
 
 
