@@ -27,7 +27,7 @@ from .training import (
     train_or_load,
 )
 from .sampling import complete, sample, sample_step
-from .plots import plot_mask, receptive_field, show_grid
+from .plots import effective_field, plot_mask, receptive_field, show_grid
 from .settings import CHECKPOINT_DIR, DATA_DIR, quick, quick_or
 
 __version__ = "0.1.0"

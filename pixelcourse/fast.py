@@ -26,6 +26,7 @@ never grow: layers x kernel rows x (width + padding) x channels per image.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import torch
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 
 from .layers import gated_activation
 from .models import AutoregressiveModel, GatedPixelCNN, PixelCNN
-from .sampling import check_temperature, sample_step
+from .sampling import check_temperature, check_top_p, sample_step
 
 
 def _masked(conv) -> torch.Tensor:
@@ -351,32 +352,35 @@ def complete_fast(
     temperature: float,
     generator: torch.Generator | None = None,
     callback: Callable[[int, torch.Tensor], None] | None = None,
+    top_p: float = 1.0,
 ) -> None:
     """Fill the unknown sub-pixels of ``x`` in place with cached one-position steps.
 
     x: long (N, C, H, W), unknown entries zero; known: bool (N, C, H, W);
-    y: long (N,) labels or None; temperature > 0. Visits (i, j, c) in raster
+    y: long (N,) labels or None; temperature > 0; 0 < top_p <= 1. Visits (i, j, c) in raster
     then colour order like the naive loop, skips a sub-pixel that every image
     knows, and otherwise calls ``sample_step`` once, so that a seeded
     generator gives the naive sampler's samples. callback(row, x) runs after
     every finished row.
     """
     temperature = check_temperature(temperature)
+    top_p = check_top_p(top_p)
     threads = torch.get_num_threads()
     # Every step is a chain of tiny matmuls: waking a second thread costs more than it saves,
     # and on a shared machine a waiting thread can stall each operation for milliseconds.
     torch.set_num_threads(1)
     try:
         with torch.inference_mode():
-            _fill(model, x, known, y, temperature, generator, callback)
+            _fill(model, x, known, y, temperature, generator, callback, top_p)
     finally:
         torch.set_num_threads(threads)
 
 
-def _fill(model, x, known, y, temperature, generator, callback):
+def _fill(model, x, known, y, temperature, generator, callback, top_p):
     c = model.config
     n, C, width = x.shape[0], c.channels, c.width
-    step = sample_step  # looked up at call time, so that a test can watch the logits
+    # sample_step is looked up at call time, so that a test can watch the logits
+    step = sample_step if top_p == 1 else partial(sample_step, top_p=top_p)
     cache = make_cache(model, n, y)
     head = Head(model)
     table = model.normalise(torch.arange(c.levels, device=x.device))  # (levels,): level -> network input

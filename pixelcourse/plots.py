@@ -56,7 +56,8 @@ def show_grid(
         fig, ax = plt.subplots(figsize=(scale * max(2, nrow * 0.6), scale * max(2, rows * 0.6)))
     else:
         fig = ax.figure
-    ax.imshow(canvas.squeeze(-1) if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0, vmax=1)
+    ax.imshow(canvas.squeeze(-1) if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0, vmax=1,
+              interpolation="nearest")
     ax.set_xticks([])
     if row_labels:
         ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(len(row_labels))], row_labels)
@@ -84,7 +85,7 @@ def plot_mask(mask: torch.Tensor, ax=None, title: str | None = None, color_chann
         fig = ax.figure
     if color_channels == 1:
         spatial = mask[0, 0]
-        ax.imshow(spatial, cmap="Blues", vmin=0, vmax=1.3)
+        ax.imshow(spatial, cmap="Blues", vmin=0, vmax=1.3, interpolation="nearest")
         kh, kw = spatial.shape
         for i in range(kh):
             for j in range(kw):
@@ -102,7 +103,7 @@ def plot_mask(mask: torch.Tensor, ax=None, title: str | None = None, color_chann
             for gi in range(color_channels):
                 centre[go, gi] = mask[g_out == go][:, g_in == gi][:, :, kh // 2, kw // 2].max()
         names = "RGB"
-        ax.imshow(centre, cmap="Blues", vmin=0, vmax=1.3)
+        ax.imshow(centre, cmap="Blues", vmin=0, vmax=1.3, interpolation="nearest")
         for go in range(color_channels):
             for gi in range(color_channels):
                 ax.text(gi, go, int(centre[go, gi]), ha="center", va="center")
@@ -148,3 +149,32 @@ def receptive_field(
     finally:
         model.train(was_training)
     return xf.grad[0].abs().detach().cpu()  # (C, H, W)
+
+
+def effective_field(model, x: torch.Tensor, i: int, j: int, c: int = 0, y: torch.Tensor | None = None) -> torch.Tensor:
+    """Effective (gradient-weighted) receptive field of sub-pixel (c, i, j), averaged over images x.
+
+    x: long tensor (B, C, H, W) of levels. y: class labels (B,) for a class-conditional model.
+    For every image, the log-probability of its own (true) level at (c, i, j) is differentiated
+    with respect to the normalised input ``model.normalise(x)``. Returns a float tensor (H, W):
+    |gradient| summed over the input channels and averaged over the batch, not normalised.
+    It is zero wherever ``receptive_field`` is zero (and at every pixel after (i, j) in raster order);
+    where it is not, its size says how much that input pixel moves the prediction.
+    """
+    cfg = model.config
+    if not (0 <= c < cfg.channels and 0 <= i < cfg.height and 0 <= j < cfg.width):
+        raise ValueError(f"position {(c, i, j)} is outside the image ({cfg.channels}, {cfg.height}, {cfg.width}).")
+    model.check_input(x, y)
+    device = next(model.parameters()).device
+    x = x.to(device)
+    inputs = model.normalise(x).requires_grad_(True)  # (B, C, H, W) floats in [-1, 1]
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model.forward_normalised(inputs, None if y is None else y.to(device))  # (B, levels, C, H, W)
+        log_p = logits[:, :, c, i, j].log_softmax(dim=1)  # (B, levels)
+        true = log_p.gather(1, x[:, c, i, j, None])  # (B, 1): log p of each image's own level
+        (grad,) = torch.autograd.grad(true.sum(), inputs)  # (B, C, H, W)
+    finally:
+        model.train(was_training)
+    return grad.abs().sum(dim=1).mean(dim=0).detach().cpu()  # (H, W)

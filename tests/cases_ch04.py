@@ -4,16 +4,95 @@ from __future__ import annotations
 
 
 import torch
+from torch import nn
+
+import pixelcourse
+from pixelcourse.layers import VerticalConv2d
+
+
+class StubGatedBlock(nn.Module):
+    def __init__(self, hidden, kernel_size=3):
+        super().__init__()
+        raise NotImplementedError
+
+
+def gated_block(v_conv: str = "vertical", h_conv: str = "B", link: bool = True, gate: str = "right",
+                residual: bool = True, link_from_h: bool = False):
+    """A gated block with one of the usual mistakes (the defaults give the right block)."""
+
+    def gated(x):
+        a, b = (x[:, 0::2], x[:, 1::2]) if gate == "alternate" else x.chunk(2, dim=1)
+        if gate == "relu":
+            return torch.relu(a) * torch.sigmoid(b)
+        return torch.sigmoid(a) * torch.tanh(b) if gate == "swapped" else torch.tanh(a) * torch.sigmoid(b)
+
+    class Block(nn.Module):
+        def __init__(self, hidden, kernel_size=3):
+            super().__init__()
+            k = kernel_size
+            self.v_conv = {
+                "vertical": lambda: VerticalConv2d(hidden, 2 * hidden, k),
+                "first": lambda: VerticalConv2d(hidden, 2 * hidden, k, first=True),
+                "masked B": lambda: pixelcourse.MaskedConv2d(hidden, 2 * hidden, k, "B"),
+                "plain": lambda: nn.Conv2d(hidden, 2 * hidden, k, padding=k // 2),
+            }[v_conv]()
+            if h_conv == "plain":
+                self.h_conv = nn.Conv2d(hidden, 2 * hidden, (1, k), padding=(0, k // 2))
+            else:
+                self.h_conv = pixelcourse.MaskedConv2d(hidden, 2 * hidden, (1, k), h_conv)
+            self.v_to_h = nn.Conv2d(2 * hidden, 2 * hidden, 1)
+            self.h_out = pixelcourse.MaskedConv2d(hidden, hidden, 1, "B")
+
+        def forward(self, v, h):
+            v_feat = self.v_conv(v)  # (B, 2h, H, W)
+            h_feat = self.h_conv(h) + (self.v_to_h(v_feat) if link else 0)  # (B, 2h, H, W)
+            if link_from_h:  # the link the wrong way round: horizontal into vertical
+                v_feat = v_feat + self.v_to_h(h_feat)
+            update = self.h_out(gated(h_feat))
+            return gated(v_feat), h + update if residual else update
+
+    return Block
+
+
+class WithoutLinkLayer(nn.Module):
+    def __init__(self, hidden, kernel_size=3):
+        super().__init__()
+        self.v_conv = VerticalConv2d(hidden, 2 * hidden, kernel_size)
+        self.h_conv = pixelcourse.MaskedConv2d(hidden, 2 * hidden, (1, kernel_size), "B")
+        self.h_out = pixelcourse.MaskedConv2d(hidden, hidden, 1, "B")
+
+    def forward(self, v, h):
+        return v, h
+
+
+class WrongShapes(gated_block()):
+    def __init__(self, hidden, kernel_size=3):
+        super().__init__(hidden, kernel_size)
+        self.v_to_h = nn.Conv2d(hidden, hidden, 1)
 
 
 # check name -> (right answer, [(wrong answer, words the reason must contain), ...])
 CASES = {
-    "check_gated_activation": (
-        lambda x: torch.tanh(x.chunk(2, 1)[0]) * torch.sigmoid(x.chunk(2, 1)[1]),
+    "check_gated_block": (
+        gated_block(),
         [
-            (lambda x: torch.sigmoid(x.chunk(2, 1)[0]) * torch.tanh(x.chunk(2, 1)[1]), "swapped"),
-            (lambda x: torch.tanh(x[:, 0::2]) * torch.sigmoid(x[:, 1::2]), "alternate"),
-            (lambda x: torch.tanh(x.chunk(2, -1)[0]) * torch.sigmoid(x.chunk(2, -1)[1]), "shape"),
+            (gated_block(gate="swapped"), "halves are swapped"),
+            (gated_block(gate="alternate"), "not alternate channels"),
+            (gated_block(residual=False), "missing residual"),
+            (gated_block(link=False), "no link from the vertical to the horizontal stack"),
+            (gated_block(v_conv="plain"), "the vertical stack sees its own row"),
+            (gated_block(link_from_h=True), "the vertical stack sees its own row"),
+            (gated_block(h_conv="plain"), "the horizontal stack sees the future"),
+            (gated_block(h_conv="A"), "mask type"),
+            (gated_block(v_conv="masked B"), "a blind spot"),
+            (gated_block(v_conv="first"), "a blind spot"),
+            (gated_block(gate="relu"), "differ from pixelcourse.GatedBlock"),
+            (WithoutLinkLayer, "v_to_h"),
+            (WrongShapes, "v_to_h must have a weight of shape"),
+            (lambda hidden, kernel_size=3: nn.Identity(), "attributes"),
         ],
     ),
 }
+
+# check name -> a stub answer, where the exercise is a class (the default stub is a function)
+STUBS = {"check_gated_block": StubGatedBlock}

@@ -18,11 +18,11 @@ One module per notebook holds its checks (``ch01_masks`` ... ``ch08_visualisatio
 """
 
 from .core import EXERCISES, NOT_IMPLEMENTED, PASSED, SYMBOLS, WRONG, Exercise, Wrong, evaluate
-from .ch01_masks import check_causal_mask
+from .ch01_masks import check_causal_mask, check_masked_conv
 from .ch02_blocks import check_residual_block
-from .ch03_training import check_bits_per_dim
-from .ch04_gated import check_gated_activation
-from .ch05_colour import check_color_mask
-from .ch06_sampling import check_sample_step
-from .ch07_temperature import check_temperature
-from .ch08_visualisation import check_nll_map
+from .ch03_training import check_train_loop, check_training_step
+from .ch04_gated import check_gated_block
+from .ch05_colour import check_color_mask, check_discretised_logistic
+from .ch06_sampling import check_complete_loop, check_sample_step
+from .ch07_temperature import check_nucleus
+from .ch08_visualisation import check_effective_field

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 
 import torch
 
@@ -42,3 +44,138 @@ def check_color_mask(color_mask):
                         f"{where}: at the centre, output channel {o} (colour {g_out}) must {'' if sees else 'not '}"
                         f"see input channel {i} (colour {g_in}); mask {kind} shows {rule}"
                     )
+
+
+# --------------------------------------------------------------------------- 05 the discretised logistic
+
+
+def _bins(mean, log_scale, level, levels, *, inv_scale=None, centre=None, half=None, flip=False, add_mean=False,
+          extend=True, swap=False):
+    """log P(bin) by the direct formula, with one usual mistake switched on by a keyword (float64).
+
+    log(sigmoid(upper) - sigmoid(lower)) is exact enough where the check compares it: log P > -10.
+    """
+    half = 1.0 / (levels - 1) if half is None else half
+    centre = level * (2.0 / (levels - 1)) - 1.0 if centre is None else centre
+    inv_scale = torch.exp(-log_scale) if inv_scale is None else inv_scale
+    sign = -1.0 if flip else 1.0  # flip: (mean - edge) / s
+    upper = sign * (centre + half - (-mean if add_mean else mean)) * inv_scale
+    lower = sign * (centre - half - (-mean if add_mean else mean)) * inv_scale
+    if swap:
+        upper, lower = lower, upper
+    cdf_upper, cdf_lower = torch.sigmoid(upper), torch.sigmoid(lower)
+    if extend:
+        cdf_upper = torch.where(level == levels - 1, 1.0, cdf_upper)
+        cdf_lower = torch.where(level == 0, 0.0, cdf_lower)
+    return torch.log(cdf_upper - cdf_lower)
+
+
+def _logistic_mistakes(mean, log_scale, level, levels):
+    """(wrong log-probabilities, reason) of the usual mistakes, on the check's ordinary inputs."""
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield (_bins(mean, log_scale, level, levels, extend=False),
+               "the two outer bins must reach out to infinity: level 0 holds all the mass below its upper edge, "
+               "P = sigmoid(upper), and the last level all the mass above its lower edge, P = 1 - sigmoid(lower); "
+               "as it is, the probabilities of all levels sum to less than 1")
+        yield (_bins(mean, log_scale, level, levels, inv_scale=1.0 / log_scale),
+               "log_scale is the logarithm of the scale: divide by s = exp(log_scale), that is multiply by "
+               "exp(-log_scale); you divided by log_scale itself")
+        yield (_bins(mean, log_scale, level, levels, inv_scale=torch.exp(log_scale)),
+               "you multiplied by exp(log_scale) = s; the edges in units of the scale are (edge - mean) / s, "
+               "a factor exp(-log_scale)")
+        yield (_bins(mean, log_scale, level, levels, centre=level / (levels - 1)),
+               "the centre of level v lies in [-1, 1], like the means: centre = v * 2 / (levels - 1) - 1, "
+               "so level 0 is at -1 and the last level at +1; you mapped the levels to [0, 1]")
+        yield (_bins(mean, log_scale, level, levels, centre=level * (2.0 / levels) - 1.0),
+               "the centre of level v is v * 2 / (levels - 1) - 1 (the last level sits at +1), "
+               "not v * 2 / levels - 1")
+        for half in (2.0 / (levels - 1), 1.0 / levels, 0.5 / (levels - 1)):
+            yield (_bins(mean, log_scale, level, levels, half=half),
+                   f"wrong bin width: neighbouring centres are 2 / (levels - 1) apart, so half a bin is "
+                   f"1 / (levels - 1) = {1 / (levels - 1):.5f} here (you used {half:.5f}); the edges are centre ± that")
+        yield (_bins(mean, log_scale, level, levels, flip=True),
+               "sign error: the edges in units of the scale are (edge - mean) / s, not (mean - edge) / s")
+        yield (_bins(mean, log_scale, level, levels, add_mean=True),
+               "sign error: subtract the mean, upper = (centre + half - mean) / s, not (centre + half + mean) / s")
+        yield (_bins(mean, log_scale, level, levels, swap=True),
+               "sign error: upper and lower are swapped; P = sigmoid(upper) - sigmoid(lower) with "
+               "upper = (centre + half - mean) / s > lower = (centre - half - mean) / s")
+
+
+# (mean, log_scale, level, levels): far in a tail, where log(sigmoid(upper) - sigmoid(lower)) loses everything
+# (both sigmoids round to 1, or to 0) although the true log-probability is finite; the last case is nearer,
+# where the direct formula is still finite but wrong in the second decimal.
+_TAILS = (
+    (-0.9, -7.0, 200, 256),  # an inner bin far right of a narrow logistic
+    (0.9, -7.0, 10, 256),  # an inner bin far left
+    (-0.9, -7.0, 255, 256),  # the last bin, far right
+    (0.9, -7.0, 0, 256),  # the first bin, far left
+    (0.0, math.log(0.02), 210, 256),  # 33 scales right of the mean: 1 - sigmoid rounds
+)
+
+
+def _logistic_example(fn):
+    zero = torch.zeros(1, dtype=torch.float64)
+    return fn(zero, zero, zero, 256)
+
+
+@register("check_discretised_logistic", "The discretised logistic: log P(bin)", "05", example=_logistic_example)
+def check_discretised_logistic(discretised_logistic_log_prob):
+    from ..models import logistic_bin_log_prob  # the checks import the package lazily
+
+    f64 = dict(dtype=torch.float64)
+    mean = torch.tensor([-0.95, -0.3, 0.0, 0.42, 0.9], **f64).view(5, 1, 1)  # (5, 1, 1)
+    log_scale = torch.log(torch.tensor([0.4, 0.05, 0.01, 0.002], **f64)).view(1, 4, 1)  # (1, 4, 1)
+    for levels in (256, 16):
+        level = torch.arange(levels, **f64)  # (levels,)
+        where = f"discretised_logistic_log_prob(mean (5, 1, 1), log_scale (1, 4, 1), level ({levels},), levels={levels})"
+        got = _tensor(discretised_logistic_log_prob(mean, log_scale, level, levels), where)
+        _shape(got, (5, 4, levels), where)
+        if got.dtype != torch.float64:
+            raise Wrong(f"{where} returned {got.dtype} for float64 inputs: keep the dtype of the inputs "
+                        "(no .float(); Python numbers mix with any dtype)")
+        got = got.detach()
+        want = logistic_bin_log_prob(mean, log_scale, level, levels)  # (5, 4, levels)
+        near = want > -10.0  # where P > 4.5e-5; the far tails come below
+        if torch.isfinite(got[near]).all() and torch.allclose(got[near], want[near], rtol=1e-6, atol=1e-8):
+            continue
+        mistakes = list(_logistic_mistakes(mean, log_scale, level, levels))
+        if levels != 256:
+            mistakes.append((_bins(mean, log_scale, level * (255 / (levels - 1)), 256),
+                             f"with levels={levels} you still cut [-1, 1] into 256 bins: use the argument levels"))
+        for wrong, reason in mistakes:
+            both = near & ~(wrong <= -10.0)  # where the direct formula is exact for the mistake too (NaN kept)
+            if both.any() and torch.allclose(got[both], wrong[both], rtol=1e-6, atol=1e-8, equal_nan=True):
+                raise Wrong(reason)
+        bad = near & ~(torch.isclose(got, want, rtol=1e-6, atol=1e-8) & torch.isfinite(got))
+        m, s, v = (int(k) for k in bad.nonzero()[0])
+        at = (f"for mean {float(mean[m]):g}, scale {math.exp(float(log_scale[0, s])):g} (log_scale "
+              f"{float(log_scale[0, s]):.3f}) and level {v} of {levels} you return {float(got[m, s, v]):.6g}, "
+              f"the bin's log-probability is {float(want[m, s, v]):.6g}")
+        if torch.isnan(got).any():
+            raise Wrong(f"NaN: {at}; a NaN is the log of a negative number: check the signs, "
+                        "upper = (centre + half - mean) / s, lower = (centre - half - mean) / s")
+        total = got.exp().sum(-1)  # (5, 4)
+        if not torch.allclose(total, torch.ones_like(total), rtol=0, atol=1e-6):
+            raise Wrong(f"the probabilities of all {levels} levels sum to {float(total[m, s]):.4f}, not 1: the bins "
+                        "must touch (edges centre ± 1 / (levels - 1)) and the outer two reach to -inf and +inf; "
+                        f"check the signs too, P = sigmoid(upper) - sigmoid(lower); {at}")
+        raise Wrong(f"{at}; check the signs and that s = exp(log_scale)")
+
+    for m, s, v, levels in _TAILS:
+        mean, log_scale, level = (torch.tensor([value], **f64) for value in (m, s, v))
+        want = float(logistic_bin_log_prob(mean, log_scale, level, levels))
+        got = float(_tensor(discretised_logistic_log_prob(mean, log_scale, level, levels), "your answer")[0])
+        if math.isclose(got, want, rel_tol=1e-6):
+            continue
+        case = (f"far in the tail (mean {m:g}, scale {math.exp(s):.3g}, level {v}) log P is {want:.6g}, "
+                f"you return {got:.6g}")
+        if math.isinf(got) or math.isnan(got):
+            raise Wrong(f"{case}: log(sigmoid(upper) - sigmoid(lower)) fails once both sigmoids round to 1 (or to 0). "
+                        "Work in log space: P = sigmoid(upper) * sigmoid(-lower) * (1 - exp(lower - upper)), "
+                        "with F.logsigmoid for the first two factors and torch.log(-torch.expm1(lower - upper)) "
+                        "for the third")
+        raise Wrong(f"{case}: not accurate far from the mean (subtracting two sigmoids near 1 cancels, and a floor "
+                    "such as log(p + 1e-12) hides the true value). Work in log space: "
+                    "P = sigmoid(upper) * sigmoid(-lower) * (1 - exp(lower - upper))")

@@ -1,4 +1,4 @@
-"""Checks of notebook 07: temperature."""
+"""Checks of notebook 07: temperature and nucleus (top-p) sampling."""
 
 from __future__ import annotations
 
@@ -8,22 +8,80 @@ import torch
 from .core import Wrong, register, _close, _shape, _tensor
 
 
-# --------------------------------------------------------------------------- 07 temperature
+# --------------------------------------------------------------------------- 07 nucleus (top-p) probabilities
 
 
-@register("check_temperature", "Temperature", "07", example=lambda fn: fn(torch.zeros(2, 4), 1.0))
-def check_temperature(tempered_probs):
-    logits = torch.randn(3, 8) * 2
-    for t in (1.0, 0.5, 2.0, 0.1):
-        probs = _tensor(tempered_probs(logits, t), f"tempered_probs(logits, {t})")
-        _shape(probs, (3, 8), f"tempered_probs(logits, {t}) for logits of shape (3, 8)")
-        want = torch.softmax(logits / t, dim=-1)
-        if _close(probs, want, 1e-4):
+def _nucleus(probs: torch.Tensor, top_p: float, crossing: bool = True, renormalise: bool = True) -> torch.Tensor:
+    """Nucleus of ``probs`` (B, levels) in level order.
+
+    crossing=False is the usual off-by-one: it drops the level that crosses top_p (keeping the most likely one).
+    """
+    ranked, order = probs.sort(dim=-1, descending=True)
+    total = ranked.cumsum(dim=-1)
+    keep_ranked = (total - ranked < top_p) if crossing else (total < top_p)
+    keep_ranked[:, 0] = True
+    keep = torch.zeros_like(keep_ranked).scatter(-1, order, keep_ranked)
+    kept = probs * keep
+    return kept / kept.sum(dim=-1, keepdim=True) if renormalise else kept
+
+
+def _ranked(probs: torch.Tensor) -> torch.Tensor:
+    return probs.sort(dim=-1, descending=True).values
+
+
+# Probabilities (B, levels) whose cumulative sums stay far from every top_p used below, so that a
+# correct answer never depends on float rounding, and no cut falls between two equal probabilities.
+_PROBS = torch.tensor([
+    [0.06, 0.25, 0.04, 0.35, 0.10, 0.20],
+    [0.02, 0.03, 0.05, 0.12, 0.70, 0.08],
+    [0.15, 0.15, 0.30, 0.05, 0.05, 0.30],
+])  # fmt: skip
+
+
+@register("check_nucleus", "Nucleus (top-p) probabilities", "07", example=lambda fn: fn(torch.zeros(2, 4), 1.0, 0.9))
+def check_nucleus(nucleus_probs):
+    logits = _PROBS.log() * 1.5 + torch.randn(3, 1)  # a shift per row changes nothing after the softmax
+    for t, top_p in ((1.0, 0.65), (1.0, 0.93), (0.5, 0.7), (2.0, 0.85), (1.0, 0.5)):
+        call = f"nucleus_probs(logits, {t}, {top_p})"
+        got = _tensor(nucleus_probs(logits, t, top_p), call)
+        _shape(got, (3, 6), f"{call} for logits of shape (3, 6)")
+        tempered = torch.softmax(logits / t, dim=-1)  # (3, 6)
+        want = _nucleus(tempered, top_p)
+        if _close(got, want, 1e-4):
             continue
-        if not _close(probs.sum(-1), torch.ones(3), 1e-4):
-            raise Wrong("each row must be probabilities that sum to 1: apply softmax over the levels (last dim)")
-        if _close(probs, torch.softmax(logits * t, dim=-1), 1e-4):
-            raise Wrong("divide the logits by T (you multiplied): small T must sharpen the distribution")
-        if _close(probs, torch.softmax(logits, dim=-1) / t, 1e-4) or _close(probs, torch.softmax(logits, -1), 1e-4):
-            raise Wrong("scale the logits before the softmax: softmax(logits / T)")
-        raise Wrong(f"at T = {t} the probabilities differ from softmax(logits / T)")
+        if torch.isnan(got).any() or (got.sum(-1) == 0).any():
+            raise Wrong(f"{call} has a row with no level kept (zeros or NaN): keep the most likely level always, "
+                        "and the level whose probability makes the total reach top_p")
+        if _close(got, _nucleus(tempered, top_p, renormalise=False), 1e-4):
+            raise Wrong("the kept probabilities sum to less than 1: renormalise them, divide by their sum")
+        if _close(got, _nucleus(tempered, top_p, crossing=False), 1e-4):
+            raise Wrong("the level that crosses top_p is missing (off by one): keep every level while the mass of "
+                        "the more likely levels is still below top_p, so the kept total reaches top_p")
+        if _close(got, _ranked(want), 1e-4) and not _close(want, _ranked(want), 1e-4):
+            raise Wrong("the probabilities come back sorted from most to least likely: put them back in level "
+                        "order (scatter with the indices from sort), so that entry l is the probability of level l")
+        if t != 1:
+            plain = torch.softmax(logits, dim=-1)
+            cut_first = torch.softmax(logits / t, dim=-1) * (_nucleus(plain, top_p) > 0)
+            if _close(got, _nucleus(plain, top_p), 1e-4):
+                raise Wrong(f"at T = {t} the temperature was not applied: start from softmax(logits / T)")
+            if _close(got, cut_first / cut_first.sum(-1, keepdim=True), 1e-4):
+                raise Wrong("the temperature was applied after the cut: divide the logits by T first, then choose "
+                            "the levels from the tempered probabilities")
+        if _close(got, tempered, 1e-4):
+            raise Wrong(f"{call} kept every level: zero the levels outside the nucleus")
+        raise Wrong(f"{call} differs from the nucleus of softmax(logits / T); compare your steps with the docstring")
+
+    for t in (1.0, 0.5):
+        got = _tensor(nucleus_probs(logits, t, 1.0), f"nucleus_probs(logits, {t}, 1.0)")
+        if not _close(got, torch.softmax(logits / t, dim=-1), 1e-4):
+            raise Wrong("with top_p = 1 every level is kept: the result must equal softmax(logits / T)")
+
+    # Ties: four equally likely levels. A tiny top_p keeps exactly one of them (which one is up to the sort).
+    got = _tensor(nucleus_probs(torch.zeros(2, 4), 1.0, 0.1), "nucleus_probs(zeros(2, 4), 1.0, 0.1)")
+    if torch.isnan(got).any() or (got.sum(-1) == 0).any():
+        raise Wrong("with four equally likely levels and top_p = 0.1 a row came back empty: at least one level "
+                    "(the most likely) must always be kept")
+    if not ((got == 0) | (got - 1).abs().lt(1e-6)).all() or not _close(got.sum(-1), torch.ones(2), 1e-6):
+        raise Wrong("with four equally likely levels and top_p = 0.1 keep the smallest set: exactly one level, "
+                    "with probability 1 (not every level that ties with it)")

@@ -2,29 +2,115 @@
 
 from __future__ import annotations
 
-
 import torch
-import torch.nn.functional as F
 
-from .ch03_training import _logits_example
-from .core import LN2, Wrong, register, _close, _shape, _tensor
-
-
-# --------------------------------------------------------------------------- 08 per-pixel NLL
+from .core import Wrong, register, _close, _tensor
+from ..models import PixelCNNConfig, model_from_config
 
 
-@register("check_nll_map", "Per-pixel NLL map", "08", example=_logits_example)
-def check_nll_map(nll_map):
-    for shape, levels in (((2, 1, 3, 4), 5), ((2, 3, 2, 2), 256)):
-        logits = torch.randn(shape[0], levels, *shape[1:]) * 2  # (B, levels, C, H, W)
-        x = torch.randint(0, levels, shape)
-        got = _tensor(nll_map(logits, x), "nll_map(logits, x)")
-        _shape(got, shape, f"nll_map(logits, x) for x of shape {shape}")
-        want = F.cross_entropy(logits, x, reduction="none") / LN2  # (B, C, H, W)
+# --------------------------------------------------------------------------- 08 effective receptive field
+
+
+def _tiny_model(channels: int = 1):
+    """A small untrained PixelCNN (6x6, 4 levels) with fixed weights; leaves the global random state alone."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(8)
+        config = PixelCNNConfig(channels=channels, height=6, width=6, levels=4, hidden=6, layers=1,
+                                kernel_size=3, input_kernel=3)
+        return model_from_config(config).eval()
+
+
+def _images(model, n: int, seed: int) -> torch.Tensor:
+    cfg = model.config
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(0, cfg.levels, (n, cfg.channels, cfg.height, cfg.width), generator=gen)  # (n, C, H, W)
+
+
+def _gradient(model, x, c, i, j, objective: str = "true") -> torch.Tensor:
+    """d objective / d normalised input, (B, C, H, W), for the objectives a learner may differentiate."""
+    inputs = model.normalise(x).requires_grad_(True)  # (B, C, H, W)
+    logits = model.forward_normalised(inputs)  # (B, levels, C, H, W)
+    here = logits[:, :, c, i, j]  # (B, levels)
+    true = x[:, c, i, j, None]  # (B, 1)
+    if objective == "true":
+        value = here.log_softmax(1).gather(1, true)
+    elif objective == "logits_sum":
+        value = here
+    elif objective == "raw_logit":
+        value = here.gather(1, true)
+    elif objective == "probability":
+        value = here.softmax(1).gather(1, true)
+    else:  # "most_likely"
+        value = here.log_softmax(1).max(1).values
+    (grad,) = torch.autograd.grad(value.sum(), inputs)
+    return grad
+
+
+def _field(grad: torch.Tensor) -> torch.Tensor:
+    return grad.abs().sum(dim=1).mean(dim=0)  # (H, W)
+
+
+def _effective_field_example(fn):
+    model = _tiny_model()
+    return fn(model, _images(model, 1, 0), 2, 2)
+
+
+@register("check_effective_field", "Effective receptive field", "08", example=_effective_field_example)
+def check_effective_field(effective_field):
+    for channels, batch, (c, i, j) in ((1, 3, (0, 4, 2)), (3, 2, (1, 3, 3))):
+        model = _tiny_model(channels)
+        x = _images(model, batch, seed=channels)
+        call = f"effective_field(model, x, {i}, {j}" + (f", c={c})" if c else ")")
+        got = _tensor(effective_field(model, x, i, j, c=c) if c else effective_field(model, x, i, j), call)
+        _, chans, height, width = x.shape
+        got = got.detach().float().cpu()
+        if tuple(got.shape) != (height, width):
+            hint = ""
+            if tuple(got.shape) in ((batch, height, width), (batch, chans, height, width)):
+                hint = ": average over the batch (dim 0)"
+            elif tuple(got.shape) == (chans, height, width):
+                hint = ": sum over the input channels (dim 1)"
+            raise Wrong(f"{call} for x of shape {tuple(x.shape)} must have shape ({height}, {width}), "
+                        f"got {tuple(got.shape)}{hint}")
+        grad = _gradient(model, x, c, i, j)  # (B, C, H, W)
+        want = _field(grad)
+        order = torch.arange(height * width).reshape(height, width)
+        after = order > order[i, j] if c else order >= order[i, j]  # inputs the output at (c, i, j) cannot see
+        if got[after].abs().max() > 1e-6:
+            raise Wrong(f"the field is non-zero at pixels {'after' if c else 'at or after'} ({i}, {j}) in raster order, "
+                        "which a causal model cannot see: the gradient was taken of the wrong output; differentiate "
+                        f"only the log-probability at (c, {i}, {j}), with i the row and j the column")
+        if got.min() < -1e-6:
+            raise Wrong("the field has negative values: take the magnitude |gradient| (.abs()), not the signed gradient")
         if _close(got, want, 1e-4):
             continue
-        if _close(got, want * LN2, 1e-4):
-            raise Wrong("those are nats: divide by ln 2 (math.log(2)) to get bits")
-        if _close(got, -want, 1e-4) or _close(got, -want * LN2, 1e-4):
-            raise Wrong("the sign is flipped: the NLL is minus the log-probability, so it is positive")
-        raise Wrong("expected -log2 p(x[b, c, i, j]) at every sub-pixel, from log_softmax over the levels (dim 1)")
+        scale = 2.0 / (model.config.levels - 1)
+        known = [
+            (want * batch, "that is the sum over the batch: average over the images (dim 0)"),
+            (want / want.max(), "do not normalise to a maximum of 1: return the plain batch average of |gradient|"),
+            (grad.abs().mean(dim=1).mean(dim=0), "sum |gradient| over the input channels (dim 1), do not average them"),
+            (grad.sum(dim=1).mean(dim=0).abs(), "take |gradient| of every image and channel first, then sum and "
+                                                "average: signed gradients of different images cancel"),
+            (grad.mean(dim=0).abs().sum(dim=0), "take |gradient| of every image and channel first, then sum and "
+                                                "average: signed gradients of different images cancel"),
+            (want * scale, "that is the gradient with respect to the levels: differentiate with respect to the "
+                           "normalised input model.normalise(x) (with requires_grad)"),
+            (_field(_gradient(model, x, c, i, j, "logits_sum")), "that is the gradient of the sum of the logits: "
+             "differentiate the log-probability of the true level x[b, c, i, j] (log_softmax over the levels, then gather)"),
+            (_field(_gradient(model, x, c, i, j, "raw_logit")), "that is the gradient of the raw logit of the true level: "
+             "apply log_softmax over the levels (dim 1) first"),
+            (_field(_gradient(model, x, c, i, j, "probability")), "that is the gradient of the probability: "
+             "differentiate its log (log_softmax, not softmax)"),
+            (_field(_gradient(model, x, c, i, j, "most_likely")), "that is the log-probability of the most likely "
+             "level: gather the true level x[b, c, i, j] of every image"),
+        ]
+        for other, reason in known:
+            if _close(got, other, 1e-4):
+                raise Wrong(reason)
+        if set(got.unique().tolist()) <= {0.0, 1.0}:
+            raise Wrong("that is the binary receptive field (1 where the gradient is non-zero): return the "
+                        "gradient's magnitude itself, which weighs every input pixel")
+        if order[j, i] < order[i, j] and _close(got, _field(_gradient(model, x, c, j, i)), 1e-4):
+            raise Wrong("that is the field of pixel (j, i): i is the row, j the column")
+        raise Wrong(f"expected the batch mean of |d log p(x[b, {c}, {i}, {j}]) / d model.normalise(x)| summed over "
+                    "channels; compare your steps with the docstring")
