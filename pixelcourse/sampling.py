@@ -204,7 +204,8 @@ def _complete_naive(model, x, known, y, temperature, generator, callback, top_p=
                 todo = ~known[:, ch, i, j]  # (N,)
                 if not todo.any():
                     continue
-                logits = model.forward_normalised(model.normalise(x), y)[:, :, ch, i, j]  # (N, levels)
+                raw = model.head_output(model.features(model.normalise(x), y))  # (N, P, C, H, W): the whole network
+                logits = model.logits_from_raw(raw[:, :, ch, i, j])  # (N, levels): the mixture's levels at one place only
                 new = step(logits, temperature, generator)  # (N,)
                 x[:, ch, i, j] = torch.where(todo, new, x[:, ch, i, j])
         if callback is not None:
