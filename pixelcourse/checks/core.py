@@ -1,17 +1,8 @@
-"""The machinery of the exercise checks: one line per check, never an exception.
+"""The machinery of the exercise checks (see the package docstring for what a learner sees).
 
-Every exercise in the notebooks is a function (or class) with a fixed contract,
-followed by a check cell such as ``pixelcourse.checks.check_causal_mask(causal_mask)``.
-A check prints exactly one line::
-
-    ✅ Masks A and B by hand: passed
-    ⏳ Masks A and B by hand: not implemented yet
-    ❌ Masks A and B by hand: wrong — mask A must be 0 at the centre ...
-
-The check cells are marked ``# NBVAL_CHECK_OUTPUT`` and keep the "passed" line in
-the learner notebooks, so ``pytest --nbval-lax notebooks/...`` passes exactly when
-the exercises of that notebook are solved. Checks run on small inputs in a forked
-random state, so they never change the random numbers of the notebook around them.
+``register`` turns a test function into a public ``check_...`` that prints one line;
+``evaluate`` runs a test in a forked random state with the answer's own prints and
+warnings swallowed, and turns every outcome into passed, not implemented or wrong.
 """
 
 from __future__ import annotations
