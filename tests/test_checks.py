@@ -12,6 +12,9 @@ from pixelcourse import checks
 CASE_MODULES = (cases_ch01, cases_ch02, cases_ch03, cases_ch04, cases_ch05, cases_ch06, cases_ch07, cases_ch08)
 CASES = {name: case for module in CASE_MODULES for name, case in module.CASES.items()}
 STUBS = {name: stub for module in CASE_MODULES for name, stub in getattr(module, "STUBS", {}).items()}
+# Other ways of writing an exercise that are just as right (the checks must not reject them).
+ALSO_RIGHT = [(name, answer) for module in CASE_MODULES for name, answers in getattr(module, "ALSO_RIGHT", {}).items()
+              for answer in answers]
 
 
 def stub(*args, **kwargs):
@@ -28,6 +31,12 @@ def test_reference_passes(name, capsys):
     getattr(checks, name)(right)
     line = capsys.readouterr().out
     assert line == f"✅ {checks.EXERCISES[name].name}: passed\n"
+
+
+@pytest.mark.parametrize("name, answer", ALSO_RIGHT, ids=[f"{n}-{a.__name__}" for n, a in ALSO_RIGHT])
+def test_other_right_answers_pass(name, answer):
+    status, line = checks.evaluate(name, answer)
+    assert status == checks.PASSED, line
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
