@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import pixelcourse
-from pixelcourse import fast
+from pixelcourse import sampling
 from conftest import tiny_model
 
 
@@ -37,7 +37,7 @@ def partial_image(x, known, step):
     return torch.where(later & ~known, torch.zeros_like(x), x)
 
 
-def run_fast_recording_logits(monkeypatch, model, images, known, labels, temperature=1.0, seed=0):
+def run_fast_recording_logits(model, images, known, labels, temperature=1.0, seed=0):
     """complete(method="fast") while recording the logits of every sampling step."""
     recorded = []
 
@@ -45,10 +45,9 @@ def run_fast_recording_logits(monkeypatch, model, images, known, labels, tempera
         recorded.append(logits.clone())
         return pixelcourse.sample_step(logits, t, generator)
 
-    monkeypatch.setattr(fast, "sample_step", recording_step)
     out = pixelcourse.complete(
         model, images, known, labels=labels, temperature=temperature,
-        generator=torch.Generator().manual_seed(seed), method="fast",
+        generator=torch.Generator().manual_seed(seed), method="fast", draw=recording_step,
     )  # fmt: skip
     return out, recorded
 
@@ -72,18 +71,18 @@ def check_logits(model, out, known, labels, recorded, literal_steps=12):
             torch.testing.assert_close(recorded[k], partial, atol=1e-4, rtol=0)
 
 
-def test_fast_logits_match_a_full_forward_pass(preset, monkeypatch):
+def test_fast_logits_match_a_full_forward_pass(preset):
     model = tiny_model(preset)
     c = model.config
     n = 3
     images = torch.zeros(n, c.channels, c.height, c.width, dtype=torch.long)
     known = torch.zeros_like(images, dtype=torch.bool)
     labels = labels_for(model, n)
-    out, recorded = run_fast_recording_logits(monkeypatch, model, images, known, labels, temperature=0.8)
+    out, recorded = run_fast_recording_logits(model, images, known, labels, temperature=0.8)
     check_logits(model, out, known, labels, recorded)
 
 
-def test_fast_completion_logits_match_a_full_forward_pass(preset, monkeypatch):
+def test_fast_completion_logits_match_a_full_forward_pass(preset):
     # Rows every image knows (computed a row at a time), rows some images know, scattered known pixels.
     model = tiny_model(preset, height=12, width=11)
     c = model.config
@@ -94,19 +93,19 @@ def test_fast_completion_logits_match_a_full_forward_pass(preset, monkeypatch):
     known[:, :, 6] = True
     known[1, :, 8] = True
     labels = labels_for(model, 3)
-    out, recorded = run_fast_recording_logits(monkeypatch, model, images, known, labels)
+    out, recorded = run_fast_recording_logits(model, images, known, labels)
     assert torch.equal(out[known], images[known])
     check_logits(model, out, known, labels, recorded)
 
 
 @pytest.mark.parametrize("preset_name", ["mnist", "cifar10"])
-def test_fast_logits_at_the_real_preset_size(preset_name, monkeypatch):
+def test_fast_logits_at_the_real_preset_size(preset_name):
     torch.manual_seed(0)
     model = pixelcourse.build_model(preset_name).eval()
     c = model.config
     images = torch.zeros(1, c.channels, c.height, c.width, dtype=torch.long)
     known = torch.zeros_like(images, dtype=torch.bool)
-    out, recorded = run_fast_recording_logits(monkeypatch, model, images, known, None)
+    out, recorded = run_fast_recording_logits(model, images, known, None)
     check_logits(model, out, known, None, recorded, literal_steps=6)
 
 
@@ -161,27 +160,23 @@ def test_bad_temperature_is_a_clear_error(t):
         pixelcourse.sample(model, 1, temperature=t, method="fast")
     x = torch.zeros(1, 1, 6, 6, dtype=torch.long)
     with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
-        fast.complete_fast(model, x, torch.zeros_like(x, dtype=torch.bool), None, t)
+        sampling.complete_fast(model, x, torch.zeros_like(x, dtype=torch.bool), None, t)
 
 
 @pytest.mark.parametrize("preset_name", ["mnist", "cifar10"])
-def test_cache_memory_does_not_grow_with_steps(preset_name, monkeypatch):
+def test_cache_memory_does_not_grow_with_steps(preset_name):
     short, tall = tiny_model(preset_name, height=5), tiny_model(preset_name, height=20)
     # The caches hold rows, never the image: their size ignores the height and grows with the batch.
-    assert fast.cache_bytes(fast.make_cache(short, 2)) == fast.cache_bytes(fast.make_cache(tall, 2))
-    assert fast.cache_bytes(fast.make_cache(tall, 4)) == 2 * fast.cache_bytes(fast.make_cache(tall, 2))
+    assert sampling.cache_bytes(sampling.make_cache(short, 2)) == sampling.cache_bytes(sampling.make_cache(tall, 2))
+    assert sampling.cache_bytes(sampling.make_cache(tall, 4)) == 2 * sampling.cache_bytes(sampling.make_cache(tall, 2))
 
-    caches, seen = [], []
-    make_cache = fast.make_cache
-
-    def keep(*args):
-        caches.append(make_cache(*args))
-        return caches[-1]
+    caches, seen = [sampling.make_cache(tall, 2)], []
 
     def watch(row, x):
-        seen.append((fast.cache_bytes(caches[0]), [(t.data_ptr(), tuple(t.shape)) for t in caches[0].tensors()]))
+        seen.append((sampling.cache_bytes(caches[0]), [(t.data_ptr(), tuple(t.shape)) for t in caches[0].tensors()]))
 
-    monkeypatch.setattr(fast, "make_cache", keep)
-    pixelcourse.sample(tall, 2, method="fast", callback=watch)
+    c = tall.config
+    x = torch.zeros(2, c.channels, c.height, c.width, dtype=torch.long)
+    sampling.complete_fast(tall, x, torch.zeros_like(x, dtype=torch.bool), None, 1.0, callback=watch, cache=caches[0])
     assert len(caches) == 1 and len(seen) == 20
     assert all(s == seen[0] for s in seen)  # the same tensors, the same bytes, after every row

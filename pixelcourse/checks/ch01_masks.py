@@ -77,6 +77,28 @@ def _shift(got: torch.Tensor, want: torch.Tensor, reach: int):
     return None
 
 
+def _explain_future(where: str, pad: str, got, want, other, unmasked, future, size: int) -> Wrong:
+    """Why an output sees a later input: the most specific mistake first."""
+    if _close(got, unmasked, 1e-4):
+        return Wrong(f"{where} the output at (i, j) sees later pixels: the mask was not applied. "
+                    "Multiply the weight by the mask, then convolve")
+    zero = got.abs() < 1e-7
+    if zero.any() and _close(got[~zero], unmasked[~zero], 1e-4):
+        return Wrong(f"{where} the outputs you kept still see later pixels: mask the weight (out, in, kh, kw) "
+                    "before the convolution, not the output after it")
+    if _close(got, other, 1e-4):
+        return Wrong(f"{where} the output at (i, j) depends on the input at (i, j): "
+                    "mask A must hide the centre weight (A and B are swapped)")
+    shift = _shift(got, want, size)
+    if shift is not None:
+        return Wrong(f"{where} the output is shifted by {shift} rows/columns and sees later pixels: "
+                    f"pad the same on every side, {pad}")
+    i, j, k, l = future.nonzero()[0].tolist()
+    return Wrong(f"{where} the output at ({i}, {j}) depends on the input at ({k}, {l}), which is not earlier: "
+                "the mask must keep every row above the centre, the pixels left of it "
+                "(and the centre for mask B) and zero the rest")
+
+
 def _test_masked_conv(masked_conv2d, kh: int, kw: int, mask_type: str) -> None:
     """Raise Wrong for one kernel shape and mask type."""
     where = f'with a {kh}×{kw} kernel and mask "{mask_type}"'
@@ -109,24 +131,7 @@ def _test_masked_conv(masked_conv2d, kh: int, kw: int, mask_type: str) -> None:
     same = order[None, None] == order[:, :, None, None]
     future = depends & (later | same) if mask_type == "A" else depends & later
     if future.any():
-        if _close(got, unmasked, 1e-4):
-            raise Wrong(f"{where} the output at (i, j) sees later pixels: the mask was not applied. "
-                        "Multiply the weight by the mask, then convolve")
-        zero = got.abs() < 1e-7
-        if zero.any() and _close(got[~zero], unmasked[~zero], 1e-4):
-            raise Wrong(f"{where} the outputs you kept still see later pixels: mask the weight (out, in, kh, kw) "
-                        "before the convolution, not the output after it")
-        if _close(got, other, 1e-4):
-            raise Wrong(f"{where} the output at (i, j) depends on the input at (i, j): "
-                        "mask A must hide the centre weight (A and B are swapped)")
-        shift = _shift(got, want, max(kh, kw))
-        if shift is not None:
-            raise Wrong(f"{where} the output is shifted by {shift} rows/columns and sees later pixels: "
-                        f"pad the same on every side, {pad}")
-        i, j, k, l = future.nonzero()[0].tolist()
-        raise Wrong(f"{where} the output at ({i}, {j}) depends on the input at ({k}, {l}), which is not earlier: "
-                    "the mask must keep every row above the centre, the pixels left of it "
-                    "(and the centre for mask B) and zero the rest")
+        raise _explain_future(where, pad, got, want, other, unmasked, future, max(kh, kw))
     if mask_type == "B" and not depends[same].all():
         if _close(got, other, 1e-4):
             raise Wrong(f"{where} the output at (i, j) ignores the input at (i, j): "

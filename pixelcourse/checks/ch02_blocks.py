@@ -14,7 +14,7 @@ from ..masks import MaskedConv2d
 # --------------------------------------------------------------------------- 02 the residual block
 
 
-def _masked(layer, name: str, shape: tuple, kind: str) -> None:
+def _check_masked_layer(layer, name: str, shape: tuple, kind: str) -> None:
     if not isinstance(layer, nn.Conv2d):
         raise Wrong(f"{name} must be a convolution (MaskedConv2d), got {type(layer).__name__}")
     if tuple(layer.weight.shape) != shape:
@@ -39,9 +39,9 @@ def check_residual_block(block_class):
     missing = [n for n in ("reduce", "conv", "expand") if not hasattr(block, n)]
     if missing:
         raise Wrong(f"the block needs the attributes reduce, conv and expand; missing {', '.join(missing)}")
-    _masked(block.reduce, "reduce", (4, 8, 1, 1), "B")
-    _masked(block.conv, "conv", (4, 4, 3, 3), "B")
-    _masked(block.expand, "expand", (8, 4, 1, 1), "B")
+    _check_masked_layer(block.reduce, "reduce", (4, 8, 1, 1), "B")
+    _check_masked_layer(block.conv, "conv", (4, 4, 3, 3), "B")
+    _check_masked_layer(block.expand, "expand", (8, 4, 1, 1), "B")
 
     reference = ResidualBlock(8, 3)
     with torch.no_grad():

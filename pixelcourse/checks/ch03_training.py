@@ -173,16 +173,9 @@ def _run(train_loop, model, data, steps, batch_size=8, lr=3e-2, seed=0, global_s
     return losses, record
 
 
-@register("check_train_loop", "The training loop", "03", example=_loop_example)
-def check_train_loop(train_loop):
-    data = _tiny_data()
-    steps, batch_size, lr = 30, 8, 3e-2
-    model = _tiny_model()
+def _check_optimizer(record: "_Recorder", model, steps: int, lr: float) -> None:
+    """One Adam for the whole loop, over every parameter, at the asked learning rate."""
     params = {id(p) for p in model.parameters()}
-    losses, record = _run(train_loop, model, data, steps, batch_size, lr)
-
-    if len(record.calls) != steps:
-        raise Wrong(f"training_step was called {len(record.calls)} times for steps={steps}: call it once per step")
     optimizers = {id(opt) for opt, _, _, _ in record.calls}
     optimizer = record.calls[0][0]
     if len(optimizers) > 1:
@@ -194,6 +187,18 @@ def check_train_loop(train_loop):
         raise Wrong("the optimizer must hold every parameter of the model: torch.optim.Adam(model.parameters(), lr=lr)")
     if not math.isclose(optimizer.param_groups[0]["lr"], lr):
         raise Wrong(f"the optimizer's learning rate is {optimizer.param_groups[0]['lr']}, but lr={lr} was asked for")
+
+
+@register("check_train_loop", "The training loop", "03", example=_loop_example)
+def check_train_loop(train_loop):
+    data = _tiny_data()
+    steps, batch_size, lr = 30, 8, 3e-2
+    model = _tiny_model()
+    losses, record = _run(train_loop, model, data, steps, batch_size, lr)
+
+    if len(record.calls) != steps:
+        raise Wrong(f"training_step was called {len(record.calls)} times for steps={steps}: call it once per step")
+    _check_optimizer(record, model, steps, lr)
     if not all(training for _, _, _, training in record.calls):
         raise Wrong("training_step ran with the model in eval mode: call model.train() before the loop")
     if not model.training:

@@ -1,0 +1,278 @@
+"""Fast sampling with per-layer row caches (notebook 06), after Ramachandran et al. 2017.
+
+The naive sampler runs the whole network on the whole image for every
+sub-pixel, although only one position is new. Here every masked layer keeps
+a small cache of its input rows (kernel height rows x image width x channels
+per image) and each step computes the new position only:
+
+* the rows above the current one are final once a row starts, so their part
+  of every k x k convolution is computed once per row, for the whole row,
+  with one ``conv2d`` per layer (``start_row``);
+* the current row is filled left to right: at pixel j each layer adds the
+  taps j - k//2 ... j of its cached current row with one small matmul
+  (``pixel``);
+* the Gated PixelCNN's vertical stack only sees rows above, so it runs once
+  per row, and its link into the horizontal stack becomes a per-position
+  bias; the horizontal stack and the output head run once per pixel;
+* with colour, the part that comes from other pixels (rows above, class and
+  link terms) is shared by the three sub-pixels of a pixel; each colour step
+  only reruns the path through the centre pixel, whose masks let colour g see
+  the sub-pixels before g.
+
+Every weight is used as ``weight * mask``, so the logits equal those of a full
+forward pass up to float rounding. All caches are allocated once per call and
+never grow: layers x kernel rows x (width + padding) x channels per image.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from ..layers import gated_activation
+from ..models import AutoregressiveModel, GatedPixelCNN, PixelCNN
+from .rows import RowBuffer, conv_rows, masked_weight, as_matrix, row_taps, with_ones
+
+
+class ResidualRows(NamedTuple):
+    """The cached state of one residual block of a ``PixelCNN``.
+
+    reduce (1x1) -> k x k masked conv -> expand (1x1) + residual; only the k x k
+    convolution needs rows: ``buf`` holds its input rows, ``rows`` (N, W, half)
+    the rows-above part (plus bias) at every position of the current row.
+    """
+
+    buf: RowBuffer  # input rows of the k x k convolution
+    w_conv: torch.Tensor  # (half, half, k, k) masked weight
+    b_conv: torch.Tensor  # (half,)
+    rows: torch.Tensor  # (N, W, half): rows-above part + bias
+    above: list  # rows[:, j] per position j: (N, half) views
+    taps: torch.Tensor  # ((k//2 + 1) * half, half): centre-row taps as a matrix
+    w_reduce: torch.Tensor  # (hidden, half)
+    b_reduce: torch.Tensor  # (N, half): bias plus the class term
+    u: torch.Tensor  # (N, half): the k x k convolution's output at this position
+    u_ones: torch.Tensor  # (N, half + 1): u with a ones column, the expand's bias row
+    w_expand: torch.Tensor  # (half + 1, hidden): expand with its bias as the last row
+
+    @classmethod
+    def of(cls, block, n: int, width: int, p: int, y: torch.Tensor | None, like: torch.Tensor) -> "ResidualRows":
+        half = block.reduce.out_channels
+        rows = like.new_zeros(n, width, half)
+        b_reduce = block.reduce.bias.expand(n, half)
+        if block.class_bias is not None:
+            b_reduce = b_reduce + block.class_bias(y)  # (N, half)
+        u_ones, u = with_ones(n, half, like)
+        w_conv = masked_weight(block.conv)
+        return cls(
+            RowBuffer(n, half, width, p, p, like), w_conv, block.conv.bias, rows, list(rows.unbind(1)),
+            row_taps(w_conv), as_matrix(block.reduce), b_reduce.contiguous(), u, u_ones,
+            as_matrix(block.expand, with_bias=True),
+        )  # fmt: skip
+
+
+class PixelCNNCache:
+    """Row caches of a ``PixelCNN``: the input convolution's and every residual block's k x k convolution.
+
+    ``start_row(xrow)`` computes the rows-above part of each of these layers;
+    ``pixel(j)`` returns the last features (N, hidden) at position j of the
+    current row and caches what later positions need. The 1x1 convolutions
+    need no cache.
+    """
+
+    def __init__(self, model: PixelCNN, batch: int, y: torch.Tensor | None):
+        c = model.config
+        like, n, width = model.input_conv.weight, batch, c.width
+        pin, p = c.input_kernel // 2, c.kernel_size // 2
+        self.x = RowBuffer(n, c.channels, width, pin, pin, like)  # the input image rows
+        self.w_in, self.b_in = masked_weight(model.input_conv), model.input_conv.bias
+        self.in_rows = like.new_zeros(n, width, c.hidden)  # (N, W, hidden): rows-above part + bias
+        self.in_above = list(self.in_rows.unbind(1))
+        self.in_taps = row_taps(self.w_in)
+
+        self.blocks = [ResidualRows.of(block, n, width, p, y, like) for block in model.blocks]
+
+    def start_row(self, xrow: torch.Tensor) -> None:
+        """xrow: normalised input row (N, C, W) with the known values (the others at level 0)."""
+        self.x.set_row(xrow)
+        self.x.row_conv(self.w_in, self.b_in, self.in_rows)
+        for b in self.blocks:
+            b.buf.row_conv(b.w_conv, b.b_conv, b.rows)
+
+    def pixel(self, j: int) -> torch.Tensor:
+        h = torch.addmm(self.in_above[j], self.x.window[j], self.in_taps)  # (N, hidden)
+        for b in self.blocks:
+            torch.addmm(b.b_reduce, torch.relu(h), b.w_reduce, out=b.buf.at[j]).relu_()  # (N, half), cached
+            torch.addmm(b.above[j], b.buf.window[j], b.taps, out=b.u).relu_()  # (N, half): the k x k conv
+            h = torch.addmm(h, b.u_ones, b.w_expand)  # (N, hidden): residual + expand (bias in the ones column)
+        return h
+
+    def full_row(self) -> None:
+        """Every position of a row that every image knows, layer by layer like a convolution."""
+        h = torch.matmul(self.x.windows(), self.in_taps).add_(self.in_rows)  # (N, W, hidden)
+        for b in self.blocks:
+            u = b.buf.row()  # (N, W, half): the k x k convolution's input, cached
+            u.copy_(torch.matmul(torch.relu(h), b.w_reduce).add_(b.b_reduce[:, None])).relu_()
+            u = torch.matmul(b.buf.windows(), b.taps).add_(b.rows).relu_()  # (N, W, half)
+            h = torch.matmul(u, b.w_expand[:-1]).add_(b.w_expand[-1]).add_(h)  # (N, W, hidden)
+
+    def next_row(self) -> None:
+        self.x.next_row()
+        for b in self.blocks:
+            b.buf.next_row()
+
+    def tensors(self) -> list[torch.Tensor]:
+        out = self.x.tensors() + [self.in_rows]
+        for b in self.blocks:
+            out += b.buf.tensors() + [b.rows, b.u_ones]
+        return out
+
+
+class VerticalRows(NamedTuple):
+    """One gated block's vertical stack, run once per row, and its link into the horizontal stack."""
+
+    w_conv: torch.Tensor  # (2h, h, k//2 + 1, k) masked weight of v_conv
+    b_conv: torch.Tensor  # (2h,)
+    v_class: torch.Tensor | None  # (N, 2h, 1): the class term of the vertical stack
+    w_link: torch.Tensor  # (2h, 2h): v_to_h as a matrix
+    h_bias: torch.Tensor  # (N * W, 2h): h_conv's and v_to_h's biases plus the class term, per position
+    h_rows: torch.Tensor  # (N * W, 2h) view of the per-position bias the horizontal stack reads
+
+
+class HorizontalRows(NamedTuple):
+    """One gated block's horizontal stack at one position: 1 x k conv + link, gate, 1x1 out + residual."""
+
+    rows: list  # per position j: (N, 2h) link + biases from the vertical stack
+    window: list  # per position j: (N, (k//2 + 1) * h) taps of the block's input row
+    taps: torch.Tensor  # ((k//2 + 1) * h, 2h): h_conv's centre-row taps as a matrix
+    feat: torch.Tensor  # (N, 2h): the gate's input at this position
+    a: torch.Tensor  # feat[:, :h], the tanh half
+    b: torch.Tensor  # feat[:, h:], the sigmoid half
+    g: torch.Tensor  # (N, h): the gate's output, a view into g_ones
+    g_ones: torch.Tensor  # (N, h + 1): g with a ones column for h_out's bias
+    h_at: list  # per position j: (N, h) the block's input (the residual)
+    w_out: torch.Tensor  # (h + 1, h): h_out with its bias as the last row
+    out_at: list  # per position j: (N, h) the block's output, cached for later taps
+
+
+class GatedCache:
+    """Row caches of a ``GatedPixelCNN``.
+
+    The vertical stack depends on rows above only, so ``start_row`` runs it
+    once for the whole row and turns its link into the horizontal stack
+    (with the biases and class terms) into a per-position bias. ``pixel(j)``
+    then runs only the horizontal stack, whose 1 x k convolutions cache the
+    current row of their input.
+    """
+
+    def __init__(self, model: GatedPixelCNN, batch: int, y: torch.Tensor | None):
+        c = model.config
+        like, n, width, hid = model.h_in.weight, batch, c.width, c.hidden
+        pin, p = c.input_kernel // 2, c.kernel_size // 2
+        self.p = p
+        # Input rows: the rows above feed v_in (first=True hides the current row), the current row h_in.
+        self.x = RowBuffer(n, c.channels, width, pin, pin, like)
+        self.w_v_in, self.b_v_in = masked_weight(model.v_in), model.v_in.bias
+        self.in_taps = row_taps(masked_weight(model.h_in))
+        self.in_bias = model.h_in.bias.expand(n, hid).contiguous()
+        # Vertical stack: rows i - k//2 ... i of the input of every block's v_conv, channel first.
+        self.v = [like.new_zeros(n, hid, p + 1, width + 2 * p) for _ in model.blocks]
+        # Horizontal stack: the current row of the input layer's and every block's output.
+        self.h = [RowBuffer(n, hid, width, p, 0, like) for _ in range(len(model.blocks) + 1)]
+        self.h_rows = [like.new_zeros(n, width, 2 * hid) for _ in model.blocks]  # (N, W, 2h) per-position bias
+        self.vertical = [self._vertical(block, rows, y, n, width) for block, rows in zip(model.blocks, self.h_rows)]
+        self.blocks = [
+            self._horizontal(block, self.h_rows[l], self.h[l], self.h[l + 1], n, like)
+            for l, block in enumerate(model.blocks)
+        ]
+
+    @staticmethod
+    def _vertical(block, h_rows, y, n: int, width: int) -> VerticalRows:
+        two_h = h_rows.shape[2]
+        v_class = block.v_class(y)[:, :, None] if block.v_class is not None else None  # (N, 2h, 1)
+        h_bias = (block.h_conv.bias + block.v_to_h.bias).expand(n, two_h)  # (N, 2h)
+        if block.h_class is not None:
+            h_bias = h_bias + block.h_class(y)
+        h_bias = h_bias[:, None].expand(n, width, two_h).reshape(n * width, two_h)  # (N * W, 2h)
+        return VerticalRows(
+            masked_weight(block.v_conv), block.v_conv.bias, v_class, as_matrix(block.v_to_h), h_bias,
+            h_rows.view(n * width, two_h),
+        )  # fmt: skip
+
+    @staticmethod
+    def _horizontal(block, h_rows, inp: RowBuffer, out: RowBuffer, n: int, like) -> HorizontalRows:
+        hid = h_rows.shape[2] // 2
+        feat = like.new_zeros(n, 2 * hid)
+        g_ones, g = with_ones(n, hid, like)
+        return HorizontalRows(
+            list(h_rows.unbind(1)), inp.window, row_taps(masked_weight(block.h_conv)), feat, feat[:, :hid],
+            feat[:, hid:], g, g_ones, inp.at, as_matrix(block.h_out, with_bias=True), out.at,
+        )  # fmt: skip
+
+    def start_row(self, xrow: torch.Tensor) -> None:
+        """xrow: normalised input row (N, C, W); runs the vertical stack for this row."""
+        x, p, width = self.x, self.p, self.x.width
+        x.set_row(xrow)
+        if not self.v:
+            return
+        self.v[0][:, :, p, p : p + width] = conv_rows(x.above, self.w_v_in, self.b_v_in, width)  # rows above only
+        for l, vert in enumerate(self.vertical):
+            v_feat = conv_rows(self.v[l], vert.w_conv, vert.b_conv, width)  # (N, 2h, W): rows i - k//2 ... i
+            link = v_feat.transpose(1, 2).reshape(-1, v_feat.shape[1])  # (N * W, 2h)
+            torch.addmm(vert.h_bias, link, vert.w_link, out=vert.h_rows)  # v_to_h(v_feat) + biases + class
+            if l + 1 < len(self.v):
+                if vert.v_class is not None:
+                    v_feat = v_feat + vert.v_class
+                a, b = v_feat.chunk(2, dim=1)
+                self.v[l + 1][:, :, p, p : p + width] = torch.tanh(a) * torch.sigmoid(b)
+
+    def pixel(self, j: int) -> torch.Tensor:
+        h = torch.addmm(self.in_bias, self.x.window[j], self.in_taps, out=self.h[0].at[j])  # (N, hidden)
+        for b in self.blocks:
+            torch.addmm(b.rows[j], b.window[j], b.taps, out=b.feat)  # (N, 2h): h_conv + link + biases
+            torch.tanh(b.a, out=b.g).mul_(b.b.sigmoid_())  # (N, h): gated activation
+            h = torch.addmm(b.h_at[j], b.g_ones, b.w_out, out=b.out_at[j])  # (N, h): residual + h_out
+        return h
+
+    def full_row(self) -> None:
+        """Every position of a row that every image knows, layer by layer like a convolution."""
+        h = torch.matmul(self.x.windows(), self.in_taps).add_(self.in_bias[:, None])  # (N, W, hidden)
+        self.h[0].row().copy_(h)
+        for l, b in enumerate(self.blocks):
+            feat = torch.matmul(self.h[l].windows(), b.taps).add_(self.h_rows[l])  # (N, W, 2h)
+            g = gated_activation(feat.transpose(1, 2)).transpose(1, 2)  # (N, W, h)
+            h = torch.matmul(g, b.w_out[:-1]).add_(b.w_out[-1]).add_(h)  # (N, W, h)
+            self.h[l + 1].row().copy_(h)
+
+    def next_row(self) -> None:
+        self.x.next_row()
+        for v in self.v:
+            for r in range(v.shape[2] - 1):
+                v[:, :, r].copy_(v[:, :, r + 1])
+
+    def tensors(self) -> list[torch.Tensor]:
+        out = self.x.tensors() + self.v + self.h_rows
+        for b in self.blocks:
+            out += [b.feat, b.g_ones]
+        for buf in self.h:
+            out += buf.tensors()
+        return out
+
+
+def make_cache(model: AutoregressiveModel, batch: int, y: torch.Tensor | None = None):
+    """The row caches of ``model`` for ``batch`` images (labels y (batch,) for conditional models)."""
+    if set(model.config.dilations) != {1}:
+        raise ValueError(
+            f"The fast sampler keeps rows for undilated kernels only; this model has dilations "
+            f"{model.config.dilations}. Sample it with method=\"naive\"."
+        )
+    if isinstance(model, GatedPixelCNN):
+        return GatedCache(model, batch, y)
+    if isinstance(model, PixelCNN):
+        return PixelCNNCache(model, batch, y)
+    raise TypeError(f"Fast sampling supports PixelCNN and GatedPixelCNN models, got {type(model).__name__}.")
+
+
+def cache_bytes(cache) -> int:
+    """Memory held by a cache's tensors, in bytes."""
+    return sum(t.numel() * t.element_size() for t in cache.tensors())

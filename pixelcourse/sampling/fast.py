@@ -1,0 +1,137 @@
+"""The fast sampler (notebook 06): one cached step per sub-pixel instead of a full forward pass.
+
+``fill_rows`` walks the image in the naive sampler's order (raster, then
+colour) and asks the row caches of ``caches.py`` for the logits of the current
+position only; a ``choose`` function turns each step's logits into values.
+``complete_fast`` chooses by drawing a sample, which gives the naive sampler's
+samples for the same seeded generator; lossless compression (``compression``)
+chooses by coding the true value.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+import torch
+
+from ..models import AutoregressiveModel
+from .caches import make_cache
+from .head import Head
+from .step import check_temperature, check_top_p, sample_step
+
+Choose = Callable[[torch.Tensor, int], torch.Tensor]  # (logits (N, levels), colour) -> levels long (N,)
+
+
+def complete_fast(
+    model: AutoregressiveModel,
+    x: torch.Tensor,
+    known: torch.Tensor,
+    y: torch.Tensor | None,
+    temperature: float,
+    generator: torch.Generator | None = None,
+    callback: Callable[[int, torch.Tensor], None] | None = None,
+    top_p: float = 1.0,
+    draw: Callable = sample_step,
+    cache=None,
+) -> None:
+    """Fill the unknown sub-pixels of ``x`` in place with cached one-position steps.
+
+    x: long (N, C, H, W), unknown entries zero; known: bool (N, C, H, W);
+    y: long (N,) labels or None; temperature > 0; 0 < top_p <= 1. Visits (i, j, c) in raster
+    then colour order like the naive loop, skips a sub-pixel that every image
+    knows, and otherwise calls ``draw(logits, temperature, generator)`` once, so that a
+    seeded generator gives the naive sampler's samples. callback(row, x) runs after
+    every finished row. cache: a ``make_cache(model, N, y)`` to reuse; a new one by default.
+    """
+    temperature = check_temperature(temperature)
+    top_p = check_top_p(top_p)
+    step = draw if top_p == 1 else partial(draw, top_p=top_p)
+
+    def choose(logits: torch.Tensor, colour: int) -> torch.Tensor:
+        return step(logits, temperature, generator)  # (N,)
+
+    fill_rows(model, x, known, y, choose, callback, cache)
+
+
+def fill_rows(
+    model: AutoregressiveModel,
+    x: torch.Tensor,
+    known: torch.Tensor,
+    y: torch.Tensor | None,
+    choose: Choose,
+    callback: Callable[[int, torch.Tensor], None] | None = None,
+    cache=None,
+) -> None:
+    """Fill the unknown sub-pixels of ``x`` in place, one cached step per sub-pixel.
+
+    At every sub-pixel (i, j, c) that some image does not know, ``choose(logits, c)``
+    gets the logits (N, levels) of that sub-pixel given everything before it and
+    returns the levels (N,); images that know the value keep it. Runs with one
+    thread in inference mode; callback(row, x) runs after every finished row.
+    """
+    threads = torch.get_num_threads()
+    # Every step is a chain of tiny matmuls: waking a second thread costs more than it saves,
+    # and on a shared machine a waiting thread can stall each operation for milliseconds.
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            walk = _Walk(model, x, known, y, cache)
+            for i in range(model.config.height):
+                walk.row(i, choose)
+                if callback is not None:
+                    callback(i, x)
+    finally:
+        torch.set_num_threads(threads)
+
+
+class _Walk:
+    """The state of one fill: the caches, the output head and views of the current row per sub-pixel.
+
+    The views let a step index nothing: ``value[j][c]``, ``todo[j][c]`` and
+    ``net_in[j][c]`` are (N,) views of the current row of x, of "unknown" and of
+    the network input.
+    """
+
+    def __init__(self, model, x, known, y, cache=None):
+        c = model.config
+        n, C, width = x.shape[0], c.channels, c.width
+        self.x, self.known = x, known
+        self.cache = make_cache(model, n, y) if cache is None else cache
+        self.head = Head(model)
+        self.table = model.normalise(torch.arange(c.levels, device=x.device))  # (levels,): level -> input
+        self.values = x.new_zeros(n, C, width)  # (N, C, W) long: the current row
+        self.unknown = known.new_zeros(n, C, width)  # (N, C, W) bool
+        self.value = [[self.values[:, ch, j] for ch in range(C)] for j in range(width)]
+        self.todo = [[self.unknown[:, ch, j] for ch in range(C)] for j in range(width)]
+        self.net_in = [[self.cache.x.at[j][:, ch] for ch in range(C)] for j in range(width)]
+
+    def row(self, i: int, choose: Choose) -> None:
+        """Fill row i of x: all positions at once if every image knows it, else position by position."""
+        cache, values = self.cache, self.values
+        values.copy_(self.x[:, :, i])
+        torch.logical_not(self.known[:, :, i], out=self.unknown)
+        need = self.unknown.any(0).tolist()  # [C][W]: some image samples this sub-pixel
+        every = self.unknown.all(0).tolist()  # [C][W]: every image does
+        cache.start_row(self.table[values])  # (N, C, W) network input of the row
+        if not any(map(any, need)):
+            cache.full_row()  # every image knows this row
+        else:
+            for j in range(len(self.value)):
+                self._position(j, [n[j] for n in need], [e[j] for e in every], choose)
+            self.x[:, :, i] = values
+        cache.next_row()
+
+    def _position(self, j: int, need: list[bool], every: list[bool], choose: Choose) -> None:
+        for ch, (needed, all_unknown) in enumerate(zip(need, every)):
+            if not needed:
+                continue
+            new = choose(self.head(self.cache.pixel(j), ch), ch)  # (N,) from logits (N, levels)
+            value = self.value[j][ch]
+            if all_unknown:
+                value.copy_(new)
+            else:
+                torch.where(self.todo[j][ch], new, value, out=value)
+            torch.index_select(self.table, 0, value, out=self.net_in[j][ch])
+        if not need[-1]:
+            self.cache.pixel(j)  # later positions still need this position's features
