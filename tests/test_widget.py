@@ -11,6 +11,7 @@ import torch
 
 from conftest import tiny_model
 from pixelcourse import widget
+from pixelcourse.sampling import complete
 from pixelcourse.widget import (
     CELL,
     PENDING,
@@ -160,12 +161,24 @@ def test_import_pixelcourse_does_not_import_the_widget():
 
 
 @pytest.fixture
-def pad():
+def make_pad():
+    """Builds DrawPads on two tiny 8x8 models (keyword arguments go to DrawPad) and closes them afterwards."""
     pytest.importorskip("ipycanvas")
     models = {"grey": tiny_model("mnist", height=8, width=8), "binary": tiny_model("mnist_binary", height=8, width=8)}
-    pad = widget.DrawPad(models, n_completions=3, method="naive", seed=0)
-    yield pad
-    pad.close()
+    pads = []
+
+    def make(**kwargs):
+        pads.append(widget.DrawPad(models, n_completions=3, method="naive", seed=0, **kwargs))
+        return pads[-1]
+
+    yield make
+    for pad in pads:
+        pad.close()
+
+
+@pytest.fixture
+def pad(make_pad):
+    return make_pad()
 
 
 def send(pad, event, **content):
@@ -231,16 +244,16 @@ def test_empty_pad_gives_unconditional_samples(pad):
     assert result["keep_rows"] == 0 and "from scratch" in pad.status.value
 
 
-def test_a_second_click_while_sampling_is_ignored_and_a_new_drawing_works(pad, monkeypatch):
+def test_a_second_click_while_sampling_is_ignored_and_a_new_drawing_works(make_pad):
     release, started = threading.Event(), threading.Event()
-    real_complete = widget.complete
+    real_complete = complete
 
     def held_complete(*args, **kwargs):
         started.set()
         assert release.wait(30)
         return real_complete(*args, **kwargs)
 
-    monkeypatch.setattr(widget, "complete", held_complete)
+    pad = make_pad(complete=held_complete)
     pad.draw([(5, 15), (75, 15)])
     worker = pad.complete()
     assert started.wait(30) and pad.complete_button.disabled

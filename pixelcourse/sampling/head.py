@@ -23,7 +23,7 @@ class Head:
         w2 = as_matrix(last)  # (hidden, P * C)
         self.w2 = [w2[:, c::C].contiguous() for c in range(C)]  # (hidden, P) per colour
         self.b2 = [last.bias[c::C].contiguous() for c in range(C)]
-        self.to_logits = model.logits_from_raw
+        self.to_logits = model.step_logits
 
     def __call__(self, features: torch.Tensor, c: int) -> torch.Tensor:
         """features (N, hidden) -> logits (N, levels) of colour c."""

@@ -43,7 +43,7 @@ def complete_naive(
                 if not todo.any():
                     continue
                 raw = model.head_output(model.features(model.normalise(x), y))  # (N, P, C, H, W): the whole network
-                logits = model.logits_from_raw(raw[:, :, ch, i, j])  # (N, levels): the mixture's levels at one place only
+                logits = model.step_logits(raw[:, :, ch, i, j])  # (N, levels): the mixture's levels at one place only
                 new = step(logits, temperature, generator)  # (N,)
                 x[:, ch, i, j] = torch.where(todo, new, x[:, ch, i, j])
         if callback is not None:

@@ -1,0 +1,108 @@
+"""The discretised logistic mixture of PixelCNN++ (notebook 05): log-probabilities of pixel levels.
+
+PixelCNN++ (Salimans et al. 2017) replaces the 256-way softmax by a mixture of K logistic
+distributions over [-1, 1], cut into ``levels`` equal bins (the two outer bins reach out to -inf
+and +inf). Nearby levels then get nearby probabilities from the start, which a softmax has to learn
+level by level; 3K numbers per sub-pixel replace 256 logits. The mixture's log-probabilities over
+all levels are valid logits, so sampling, temperature and every bits/dim formula work unchanged.
+
+Training and evaluation need log p of the observed level (``mixture_log_prob``); a sampling step
+needs all levels of one sub-pixel at once (``mixture_step_logits``), computed with few, fast
+operations because it runs once per sub-pixel.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def split_mixture(raw: torch.Tensor, mixtures: int):
+    """Head output (N, 3K, ...) -> log mixture weights, means, log scales, each (N, K, ...)."""
+    weights, means, log_scales = raw.split(mixtures, dim=1)
+    return torch.log_softmax(weights, dim=1), means, log_scales.clamp(-7.0, 7.0)
+
+
+def logistic_bin_log_prob(means, log_scales, level, levels: int) -> torch.Tensor:
+    """log P(bin ``level``) of logistics (means, log_scales) cut into ``levels`` bins on [-1, 1].
+
+    P = sigmoid(upper) - sigmoid(lower) with upper, lower the bin edges in units of the scale,
+    computed as sigmoid(upper) * sigmoid(-lower) * (1 - exp(lower - upper)): no cancellation in
+    either tail. The first bin has no lower edge, the last no upper edge. Shapes broadcast.
+    """
+    half = 1.0 / (levels - 1)  # half a bin
+    centre = level * (2.0 * half) - 1.0
+    inv_scale = torch.exp(-log_scales)
+    upper = (centre + half - means) * inv_scale
+    lower = (centre - half - means) * inv_scale
+    first, last = level == 0, level == levels - 1
+    width = (2.0 * half) * inv_scale  # upper - lower
+    return (
+        torch.where(last, 0.0, F.logsigmoid(upper))
+        + torch.where(first, 0.0, F.logsigmoid(-lower))
+        + torch.where(first | last, 0.0, torch.log(-torch.expm1(-width)))
+    )
+
+
+def mixture_log_prob(raw: torch.Tensor, x: torch.Tensor, levels: int) -> torch.Tensor:
+    """log p(x) of every sub-pixel: raw (B, 3K, C, H, W), x long (B, C, H, W) -> (B, C, H, W)."""
+    log_weights, means, log_scales = split_mixture(raw, raw.shape[1] // 3)
+    level = x.unsqueeze(1).to(raw.dtype)  # (B, 1, C, H, W)
+    return torch.logsumexp(log_weights + logistic_bin_log_prob(means, log_scales, level, levels), dim=1)
+
+
+def mixture_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
+    """The log-probability of every level: raw (N, 3K, ...) -> (N, levels, ...), which sum to 1 when exponentiated."""
+    log_weights, means, log_scales = split_mixture(raw, raw.shape[1] // 3)
+    mixtures = means.shape[1]
+    if raw.numel() // 3 * levels <= 1 << 20:  # small (a sampling step): all components at once, fewest operations
+        grid = torch.arange(levels, device=raw.device, dtype=raw.dtype).view(1, levels, *([1] * (raw.dim() - 1)))
+        bins = logistic_bin_log_prob(means.unsqueeze(1), log_scales.unsqueeze(1), grid, levels)  # (N, levels, K, ...)
+        return torch.logsumexp(log_weights.unsqueeze(1) + bins, dim=2)
+    grid = torch.arange(levels, device=raw.device, dtype=raw.dtype).view(1, levels, *([1] * (raw.dim() - 2)))
+    out = None
+    for k in range(mixtures):  # one component at a time keeps memory at (N, levels, ...)
+        term = log_weights[:, k : k + 1] + logistic_bin_log_prob(
+            means[:, k : k + 1], log_scales[:, k : k + 1], grid, levels
+        )
+        out = term if out is None else torch.logaddexp(out, term)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _bin_edges(levels: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For every level: its (upper, lower) bin edge on [-1, 1] and a sign, as (2, levels, 1) float64 each,
+    with the outer edges at +-inf; and which levels are interior, (levels, 1) bool."""
+    half = 1.0 / (levels - 1)
+    centre = torch.arange(levels, dtype=torch.float64, device=device) * (2.0 * half) - 1.0  # (levels,)
+    upper, lower = centre + half, centre - half
+    upper[-1], lower[0] = math.inf, -math.inf
+    edges = torch.stack([upper, lower])[:, :, None]  # (2, levels, 1)
+    sign = torch.tensor([1.0, -1.0], dtype=torch.float64, device=device).view(2, 1, 1)
+    interior = torch.ones(levels, 1, dtype=torch.bool, device=device)
+    interior[0] = interior[-1] = False
+    return edges, sign, interior
+
+
+def mixture_step_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
+    """The log-probability of every level of one sub-pixel per row: raw (N, 3K) -> (N, levels).
+
+    The same numbers as ``mixture_logits`` (up to float rounding) with far fewer operations, for
+    sampling and coding, which call it once per sub-pixel. Each component's bin probability is the
+    product sigmoid(upper) * sigmoid(-lower) * (1 - exp(lower - upper)), which never subtracts two
+    close numbers, so the products and their weighted sum keep full relative precision in float64.
+    Probabilities below 1e-300 (logits below -690, which no sampler can draw) are floored there.
+    """
+    log_weights, means, log_scales = split_mixture(raw.double(), raw.shape[1] // 3)  # (N, K) each
+    inv_scale = torch.exp(-log_scales)  # (N, K)
+    edges, sign, interior = _bin_edges(levels, raw.device)
+    z = (edges - means[:, None, None]) * (inv_scale[:, None, None] * sign)  # (N, 2, levels, K): upper, -lower
+    both = torch.sigmoid(z)  # (N, 2, levels, K)
+    weights = torch.exp(log_weights)  # (N, K)
+    inner = weights * -torch.expm1(-(2.0 / (levels - 1)) * inv_scale)  # (N, K): times 1 - exp(lower - upper)
+    per_level = torch.where(interior, inner[:, None], weights[:, None])  # (N, levels, K)
+    probs = (both[:, 0] * both[:, 1] * per_level).sum(-1)  # (N, levels)
+    return probs.clamp_min_(1e-300).log_().to(raw.dtype)
