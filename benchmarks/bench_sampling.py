@@ -3,9 +3,9 @@
     python benchmarks/bench_sampling.py            # the full table (several minutes on 2 cores)
     python benchmarks/bench_sampling.py --quick    # a smoke run: batch 1 and 2, one repeat
 
-Untrained weights of the real preset sizes: speed does not depend on the
-weights. Every time is the minimum over ``--repeats`` runs, because other
-programs share the machine.
+The shipped checkpoints where they exist (``pixelcourse.load_pretrained``),
+otherwise untrained weights of the preset's size. Every time is the minimum
+over ``--repeats`` runs, because other programs share the machine.
 
 * forward: one full forward pass on the batch.
 * naive: ``sample(method="naive")`` runs one forward pass per sub-pixel,
@@ -23,12 +23,24 @@ the two is shown, so neither side gets an unfair start.
 from __future__ import annotations
 
 import argparse
+import platform
 import time
 
 import torch
 
 import pixelcourse
 from pixelcourse.sampling import complete, sample
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo, or the platform's processor string."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def best_time(fn, repeats: int) -> float:
@@ -54,9 +66,17 @@ def best_over_threads(fn, repeats: int) -> float:
     return min(times)
 
 
+def trained_or_new(preset: str) -> tuple[torch.nn.Module, str]:
+    """The shipped checkpoint of ``preset`` if there is one, else an untrained model of its size."""
+    try:
+        return pixelcourse.load_pretrained(preset).eval(), "trained"
+    except (FileNotFoundError, KeyError, pixelcourse.CheckpointError):
+        torch.manual_seed(0)
+        return pixelcourse.build_model(preset).eval(), "untrained"
+
+
 def measure(preset: str, batch: int, repeats: int, naive_steps: int) -> dict:
-    torch.manual_seed(0)
-    model = pixelcourse.build_model(preset).eval()
+    model, weights = trained_or_new(preset)
     c = model.config
     labels = torch.arange(batch) % c.num_classes if c.num_classes else None
     x = torch.zeros(batch, c.channels, c.height, c.width, dtype=torch.long)
@@ -77,7 +97,7 @@ def measure(preset: str, batch: int, repeats: int, naive_steps: int) -> dict:
 
     sample(model, batch, labels=labels, method="fast")  # warm-up
     fast = best_time(lambda: sample(model, batch, labels=labels, generator=torch.Generator().manual_seed(0), method="fast"), repeats)
-    return dict(preset=preset, batch=batch, dims=c.dims, forward=forward, naive=naive, steps=steps, fast=fast)
+    return dict(preset=preset, weights=weights, batch=batch, dims=c.dims, forward=forward, naive=naive, steps=steps, fast=fast)
 
 
 def completion_time(repeats: int) -> float:
@@ -105,15 +125,16 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default; minimum of {repeats} run(s).")
     print(f"naive: timed on the first {naive_steps} sub-pixels and scaled to H*W*C (see the script's docstring).\n")
-    print("| preset | batch | forward pass | naive (scaled) | fast | speed-up | fast / forward |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(f"CPU: {cpu_name()}, torch capability {torch.backends.cpu.get_cpu_capability()}.\n")
+    print("| preset | weights | batch | forward pass | naive (scaled) | fast | speed-up | fast / forward |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     rows = []
     for preset in args.presets:
         for batch in batches:
             r = measure(preset, batch, repeats, naive_steps)
             rows.append(r)
             print(
-                f"| {preset} | {batch} | {r['forward'] * 1e3:.1f} ms | {r['naive']:.1f} s | {r['fast']:.2f} s "
+                f"| {preset} | {r['weights']} | {batch} | {r['forward'] * 1e3:.1f} ms | {r['naive']:.1f} s | {r['fast']:.2f} s "
                 f"| {r['naive'] / r['fast']:.0f}x | {r['fast'] / r['forward']:.0f} (naive {r['dims']}) |",
                 flush=True,
             )
@@ -129,6 +150,10 @@ def main() -> None:
             r = by[preset, batch]
             check(f"{preset} batch {batch}: fast >= 30x naive ({r['naive'] / r['fast']:.0f}x)", r["naive"] / r["fast"] >= 30)
     check(f"mnist 28x28 completion <= 0.3 s ({done:.3f} s)", done <= 0.3)
+    for preset, batch, limit in [("cifar10", 1, 20), ("cifar10", 16, 5)]:
+        if (preset, batch) in by:
+            ratio = by[preset, batch]["fast"] / by[preset, batch]["forward"]
+            check(f"{preset} batch {batch}: fast <= {limit} forward passes ({ratio:.1f})", ratio <= limit)
     worst = max(rows, key=lambda r: r["fast"] / r["forward"])
     check(
         f"fast <= 40 forward passes per image everywhere (worst: {worst['preset']} batch {worst['batch']}, "

@@ -8,7 +8,9 @@ Each preset runs in its own process (so peak memory is its own): it loads the
 real training split, then times ``--steps`` optimizer steps of ``fit`` after
 a few warm-up steps, and prints images/s and peak resident memory, once per
 precision (``fit(precision=...)``: float32, and bfloat16 autocast, which is
-faster on CPUs with AVX-512 BF16 or AMX).
+faster only where the hardware does bfloat16 natively: a CUDA GPU with it, a
+CPU with AVX-512 BF16 or AMX). It first prints which precision ``"auto"``, the
+default of ``fit`` and of the train command, chooses on this machine.
 """
 
 import argparse
@@ -23,6 +25,7 @@ def measure(preset: str, steps: int, batch_size: int, threads: int | None, preci
     import torch
 
     import pixelcourse
+    from pixelcourse.precision import choose_precision
 
     if threads:
         torch.set_num_threads(threads)
@@ -41,7 +44,17 @@ def measure(preset: str, steps: int, batch_size: int, threads: int | None, preci
         "images_per_s": steps * batch_size / seconds,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(),
+        "precision": choose_precision(precision, "cpu"),  # what "auto" became
     }
+
+
+def auto_choice() -> str:
+    """One line: the precision "auto" chooses on this machine's CPU, and the features it went by."""
+    from pixelcourse.precision import bfloat16_capability, choose_precision
+
+    features = sorted(bfloat16_capability("cpu"))
+    reason = f"native bfloat16: {', '.join(features)}" if features else "no AVX-512 BF16 or AMX: bfloat16 would be emulated"
+    return f"precision auto chooses {choose_precision('auto', 'cpu')} on this CPU ({reason})."
 
 
 def main() -> None:
@@ -50,13 +63,14 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--precisions", nargs="+", choices=["float32", "bfloat16"], default=["float32", "bfloat16"])
+    p.add_argument("--precisions", nargs="+", choices=["auto", "float32", "bfloat16"], default=["float32", "bfloat16"])
     p.add_argument("--one", help=argparse.SUPPRESS)
     p.add_argument("--precision", default="float32", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.steps, args.batch_size, args.threads, args.precision)))
         return
+    print(auto_choice())
     print("| preset | parameters | batch | threads | precision | images/s | peak memory |")
     print("|---|---:|---:|---:|---|---:|---:|")
     for preset in args.presets:
@@ -67,7 +81,8 @@ def main() -> None:
                 cmd += ["--threads", str(args.threads)]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
             r = json.loads(out)
-            print(f"| {preset} | {r['parameters']:,} | {args.batch_size} | {r['threads']} | {precision} "
+            used = precision if r["precision"] == precision else f"{precision} ({r['precision']})"
+            print(f"| {preset} | {r['parameters']:,} | {args.batch_size} | {r['threads']} | {used} "
                   f"| {r['images_per_s']:.0f} | {r['peak_rss_mb']:.0f} MB |", flush=True)
 
 

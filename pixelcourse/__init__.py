@@ -17,28 +17,14 @@ from .models import (
     model_from_config,
     preset_config,
 )
-from .training import (
-    CheckpointError,
-    bits_per_dim,
-    fit,
-    load_checkpoint,
-    load_pretrained,
-    save_checkpoint,
-    train_or_load,
-)
+from .likelihood import bits_per_dim
+from .checkpoints import CheckpointError, load_checkpoint, load_pretrained, save_checkpoint
+from .training import TrainConfig, fit, train_or_load
 from .sampling import complete, sample, sample_step
 from .plots import effective_field, plot_mask, receptive_field, show_grid
+from .compression import CompressionError, compress, decompress
 from .settings import CHECKPOINT_DIR, DATA_DIR, quick, quick_or
+from .quantisation import dequantise, quantise
+from .data import load_dataset, subset
 
 __version__ = "0.1.0"
-
-_DATA_NAMES = ("load_dataset", "quantise", "dequantise", "subset")
-
-
-def __getattr__(name):
-    # Imported on first use, so that `python -m pixelcourse.data` runs the module only once.
-    if name in _DATA_NAMES:
-        from . import data
-
-        return getattr(data, name)
-    raise AttributeError(f"module 'pixelcourse' has no attribute {name!r}")

@@ -15,10 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from .training import CheckpointError, bits_per_dim, load_checkpoint, load_pretrained
+from .checkpoints import CheckpointError, load_checkpoint, load_pretrained
+from .likelihood import bits_per_dim
 
 
-def evaluate(model, split: str = "test", limit: int | None = None) -> dict:
+def evaluate_model(model, split: str = "test", limit: int | None = None) -> dict:
     """{"bits_per_dim", "nats_per_image", "images", "seconds"} of ``model`` on a split of its dataset."""
     from .data import load_dataset, subset
 
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         model = load_checkpoint(args.name) if Path(args.name).suffix == ".pt" else load_pretrained(args.name)
-        result = evaluate(model, args.split, args.limit)
+        result = evaluate_model(model, args.split, args.limit)
     except (CheckpointError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

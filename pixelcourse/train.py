@@ -7,41 +7,67 @@ The checkpoint at --out is written atomically every --checkpoint-every seconds
 and after every epoch; running the same command again resumes where it stopped.
 Under torchrun every process trains on its own shard with
 DistributedDataParallel (gloo on CPU, nccl on GPU) and rank 0 writes.
+The options after --out are the fields of ``pixelcourse.TrainConfig``; the
+default --precision auto trains in bfloat16 only where the hardware does it
+natively, and the checkpoint records the precision it used.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import sys
 import time
+import types
+import typing
 
 import torch
 
+from .checkpoints import CheckpointError
 from .models import PRESETS, count_parameters, model_from_config, preset_config
-from .training import CheckpointError, fit
+from .precision import PRECISIONS, choose_precision
+from .training import SCHEDULES, TrainConfig, fit
+
+# One option per TrainConfig field (--batch-size for batch_size), with these help texts and choices.
+HELP = {
+    "epochs": "passes over the training set; a finished run given more epochs is extended",
+    "lr": "Adam's learning rate (the peak of the cosine schedule)",
+    "batch_size": "images per step, per process",
+    "schedule": "learning-rate schedule; cosine decays to 0 over all epochs",
+    "max_steps": "stop after this many steps (smoke runs)",
+    "seed": "fixes the order of every epoch",
+    "restart_warmup": "steps of linear learning-rate warm-up when a finished run is extended to more epochs",
+    "precision": "auto: bfloat16 autocast where the hardware does it natively (a CUDA GPU with bfloat16, "
+                 "a CPU with AVX-512 BF16 or AMX), float32 elsewhere",
+    "checkpoint_every": "seconds between checkpoints",
+}
+CHOICES = {"schedule": SCHEDULES, "precision": PRECISIONS}
+CLI_DEFAULTS = {"epochs": 10}  # a command-line run is a real run; fit's default of 1 epoch suits notebooks
+
+
+def add_config_options(p: argparse.ArgumentParser) -> None:
+    """An option for every TrainConfig field, typed and defaulted from the dataclass."""
+    hints = typing.get_type_hints(TrainConfig)
+    for field in dataclasses.fields(TrainConfig):
+        kind = hints[field.name]
+        if isinstance(kind, types.UnionType):  # `int | None`: parse an int
+            kind = next(k for k in typing.get_args(kind) if k is not type(None))
+        default = CLI_DEFAULTS.get(field.name, field.default)
+        p.add_argument("--" + field.name.replace("_", "-"), type=kind, default=default, choices=CHOICES.get(field.name),
+                       help=HELP[field.name] + (f" (default: {default})" if default is not None else ""))
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m pixelcourse.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--preset", required=True, choices=list(PRESETS), help="model and dataset")
     p.add_argument("--out", required=True, help="checkpoint path (resumed if it exists)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=64, help="per process")
-    p.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
+    add_config_options(p)
     p.add_argument("--train-subset", type=int, default=None, help="use only the first N training images")
     p.add_argument("--test-subset", type=int, default=None, help="evaluate on the first N test images only")
-    p.add_argument("--restart-warmup", type=int, default=100,
-                   help="steps of linear learning-rate warm-up when a finished run is extended to more epochs")
-    p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
-                   help="bfloat16: autocast the training convolutions (faster on CPUs with AVX-512 BF16 or AMX)")
-    p.add_argument("--checkpoint-every", type=float, default=120.0, help="seconds between checkpoints")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides, e.g. hidden=32 layers=4")
     return p.parse_args(argv)
 
@@ -74,6 +100,7 @@ def main(argv=None) -> int:
         from .data import load_dataset, subset
 
         config = preset_config(args.preset, **_overrides(args.set))
+        settings = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
         torch.manual_seed(args.seed)
         model = model_from_config(config).to(device)
         train = load_dataset(config.dataset, "train", levels=config.levels)
@@ -83,17 +110,17 @@ def main(argv=None) -> int:
         if args.test_subset:
             test = subset(test, args.test_subset)
         world = torch.distributed.get_world_size() if distributed else 1
+        precision = choose_precision(settings.precision, device)
         if rank == 0:
+            chosen = " (chosen by --precision auto)" if settings.precision == "auto" else ""
             print(
                 f"Training {args.preset}: {count_parameters(model):,} parameters, {len(train):,} images, "
-                f"{world} process(es) on {device}, batch {args.batch_size} per process."
+                f"{world} process(es) on {device}, batch {args.batch_size} per process, {precision}{chosen}."
             )
         start = time.time()
         history = fit(
-            model, train, test, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, checkpoint=args.out,
-            checkpoint_every=args.checkpoint_every, schedule=args.schedule, max_steps=args.max_steps, seed=args.seed,
-            restart_warmup=args.restart_warmup, precision=args.precision,
-            metadata={"preset": args.preset, "hardware": _hardware(device, world, args.precision),
+            model, train, test, dataclasses.replace(settings, precision=precision), checkpoint=args.out,
+            metadata={"preset": args.preset, "hardware": _hardware(device, world, precision),
                       "parameters": count_parameters(model)},
         )
         if rank == 0:

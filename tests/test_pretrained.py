@@ -8,7 +8,7 @@ import pytest
 
 import pixelcourse
 from pixelcourse.settings import CHECKPOINT_DIR
-from pixelcourse.training import read_manifest
+from pixelcourse.checkpoints import read_manifest
 
 MANIFEST = read_manifest()
 

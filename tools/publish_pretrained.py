@@ -4,15 +4,15 @@
 """
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 
-from pixelcourse.evaluate import evaluate
+from pixelcourse.checkpoints import load_checkpoint, read_checkpoint, save_checkpoint, write_manifest
+from pixelcourse.evaluate import evaluate_model
 from pixelcourse.models import count_parameters
 from pixelcourse.settings import CHECKPOINT_DIR
-from pixelcourse.training import load_checkpoint, read_checkpoint, save_checkpoint, sha256_file
+from pixelcourse.training import TrainConfig
 
 
 def save_sample_grid(name: str, model) -> Path:
@@ -46,41 +46,34 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     ckpt = read_checkpoint(args.run)
+    settings = TrainConfig.from_checkpoint(ckpt)  # batch_size: images per step over all processes
     model = load_checkpoint(args.run)
-    result = evaluate(model, "test")
+    result = evaluate_model(model, "test")
     history = ckpt.get("history", {})
-    training = ckpt.get("training", {})
     metrics = {"test_bpd": result["bits_per_dim"]}
     if model.config.levels == 2:
         metrics["test_nats_per_image"] = result["nats_per_image"]
     out = CHECKPOINT_DIR / f"{args.name}.pt"
-    save_checkpoint(
-        model, out, metrics=metrics, history=history, preset=args.name,
-        hardware=ckpt.get("hardware", "unknown"), parameters=count_parameters(model),
-    )
-    manifest_path = CHECKPOINT_DIR / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest[args.name] = {
-        "file": out.name,
-        "sha256": sha256_file(out),
-        "config": ckpt["config"],
-        "test_bits_per_dim": round(result["bits_per_dim"], 5),
+    hardware = ckpt.get("hardware", "unknown")
+    save_checkpoint(model, out, metrics=metrics, history=history, preset=args.name, hardware=hardware,
+                    parameters=count_parameters(model))
+    write_manifest(
+        args.name, out,
+        config=ckpt["config"],
+        test_bits_per_dim=round(result["bits_per_dim"], 5),
         **({"test_nats_per_image": round(result["nats_per_image"], 3)} if model.config.levels == 2 else {}),
-        "parameters": count_parameters(model),
-        "epochs": len(history.get("epoch", [])),
-        "steps": len(history.get("step", [])),
-        "images_seen": len(history.get("step", [])) * (training.get("batch_size") or 0),
-        "batch_size": training.get("batch_size"),
-        "lr": training.get("lr"),
-        "schedule": training.get("schedule"),
-        "training_seconds": round(history.get("seconds", math.nan)),
-        "test_bpd_per_epoch": [round(v, 4) for v in history.get("test_bpd", [])],
-        "hardware": ckpt.get("hardware", "unknown"),
-        "size_bytes": out.stat().st_size,
-    }
-    tmp = manifest_path.with_name("manifest.json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    tmp.replace(manifest_path)
+        parameters=count_parameters(model),
+        epochs=len(history.get("epoch", [])),
+        steps=len(history.get("step", [])),
+        images_seen=len(history.get("step", [])) * settings.batch_size,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        schedule=settings.schedule,
+        precision=settings.precision,
+        training_seconds=round(history.get("seconds", math.nan)),
+        test_bpd_per_epoch=[round(v, 4) for v in history.get("test_bpd", [])],
+        hardware=hardware,
+    )
     save_sample_grid(args.name, model)
     print(f"Published {out} ({out.stat().st_size / 1e6:.1f} MB): test {result['bits_per_dim']:.4f} bits/dim")
     return 0

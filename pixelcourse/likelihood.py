@@ -1,0 +1,84 @@
+"""Exact likelihoods: the negative log-likelihood of a batch and bits per dimension (notebooks 02-05).
+
+Bits/dim is the course's one measure of a model: the average negative
+log2-likelihood of a sub-pixel. Training minimises the same quantity, so the
+training loss and the test figure are in the same unit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .models import AutoregressiveModel
+from .util import eval_mode, model_device
+
+LN2 = math.log(2.0)
+
+
+def unwrap(model: nn.Module) -> AutoregressiveModel:
+    """The model itself, out of a DistributedDataParallel wrapper if it is in one."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
+
+def batches(data, batch_size: int, order: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield (x, y) batches of ``data``: a pixelcourse dataset, any Dataset of (x, y), or a DataLoader.
+
+    order: indices to visit (default: all, in order). Pixelcourse datasets are
+    sliced as uint8 tensors directly, which is much faster than per-item loading.
+    """
+    if isinstance(data, torch.utils.data.DataLoader):
+        yield from data
+        return
+    order = torch.arange(len(data)) if order is None else order
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        if hasattr(data, "batch"):
+            yield data.batch(idx)
+        else:
+            items = [data[int(k)] for k in idx]
+            yield torch.stack([torch.as_tensor(x) for x, _ in items]), torch.as_tensor([int(y) for _, y in items])
+
+
+def labels_for(model: nn.Module, y: torch.Tensor) -> torch.Tensor | None:
+    """The class labels a conditional model takes, or None for an unconditional one."""
+    return y.long() if unwrap(model).config.num_classes else None
+
+
+def nll_nats(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, exact: bool = False) -> torch.Tensor:
+    """Summed negative log-likelihood in nats of a batch: x long (B, C, H, W) -> scalar.
+
+    exact: compute the softmax in float64 (evaluation), not float32 (training).
+    """
+    raw = model(x, y, raw=True)  # (B, P, C, H, W): logits, or mixture parameters
+    if exact:
+        raw = raw.double()
+    return -unwrap(model).log_prob(raw, x).sum()
+
+
+@torch.no_grad()
+def bits_per_dim(model: nn.Module, data, batch_size: int = 256, progress: bool = False) -> float:
+    """Exact average negative log2-likelihood per sub-pixel over every image of ``data``.
+
+    data: a Dataset of (x, y) or a DataLoader. The softmax and the sum are in
+    float64, so the result does not depend on the batch size. For 28x28 grey images,
+    nats per image = bits/dim * 784 * ln 2.
+    """
+    model = unwrap(model)
+    device = model_device(model)
+    total, count = 0.0, 0
+    with eval_mode(model):
+        steps = batches(data, batch_size)
+        if progress:
+            steps = tqdm(steps, total=math.ceil(len(data) / batch_size), desc="bits/dim", leave=False)
+        for x, y in steps:
+            x = x.to(device)  # (B, C, H, W) levels
+            total += float(nll_nats(model, x, labels_for(model, y.to(device)), exact=True))
+            count += x.numel()
+    if count == 0:
+        raise ValueError("bits_per_dim needs at least one image: the data set is empty.")
+    return total / (count * LN2)
