@@ -1,8 +1,17 @@
 """pixelcourse: the package behind the PixelCNN notebook course.
 
-One module per lesson topic: ``masks`` (01), ``layers`` (02, 04), ``models``
-(03-05), ``data``, ``training``, ``sampling`` and ``fast`` (06-07), ``plots``
-(08), ``widget`` (09), and ``checks`` for the exercises.
+One module (or small package) per job, imported one way, from the bottom up:
+
+- ``masks`` (01), ``layers`` (02, 04), ``mixture`` (05), ``models`` (03-05): the networks.
+- ``quantisation``, ``data/`` (registry, formats, sources, store, dataset; ``python -m pixelcourse.data``).
+- ``likelihood`` (bits/dim), ``checkpoints`` (files and the manifest), ``precision`` (float32 or
+  bfloat16), ``training`` (03: ``TrainConfig``, ``lr_at``, the epoch loop, ``fit``); command lines
+  ``train`` and ``evaluate``.
+- ``sampling/`` (06-07): one step, ``sample`` and ``complete``, the naive and the fast sampler and its
+  row caches.
+- ``plots`` (08), ``widget/`` (09: pad functions, controls, rendering, the background run, ``DrawPad``),
+  ``app/`` (the pad alone in a browser, ``python -m pixelcourse.app``), ``compression/`` (10).
+- ``checks/`` for the exercises; ``settings`` and ``util`` are shared by all.
 """
 
 from .masks import MaskedConv2d, make_mask
