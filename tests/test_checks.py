@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-import cases_ch01, cases_ch02, cases_ch03, cases_ch04, cases_ch05, cases_ch06, cases_ch07, cases_ch08
+import cases_ch01, cases_ch02, cases_ch03, cases_ch04, cases_ch05, cases_ch06, cases_ch07, cases_ch08, cases_ch10
 from pixelcourse import checks
 
 # One module of answers per notebook (tests/cases_chNN.py).
-CASE_MODULES = (cases_ch01, cases_ch02, cases_ch03, cases_ch04, cases_ch05, cases_ch06, cases_ch07, cases_ch08)
+CASE_MODULES = (cases_ch01, cases_ch02, cases_ch03, cases_ch04, cases_ch05, cases_ch06, cases_ch07, cases_ch08,
+                cases_ch10)
 CASES = {name: case for module in CASE_MODULES for name, case in module.CASES.items()}
 STUBS = {name: stub for module in CASE_MODULES for name, stub in getattr(module, "STUBS", {}).items()}
 # Other ways of writing an exercise that are just as right (the checks must not reject them).

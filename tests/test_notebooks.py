@@ -30,7 +30,7 @@ SOLUTIONS = REPO / "solutions"
 NOTEBOOKS = REPO / "notebooks"
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 CHECK_CALL = re.compile(r"pixelcourse\.checks\.(check_\w+)\((\w+)\)")
-COURSE = [f"{n:02d}" for n in range(1, 9)]  # the notebooks written with exercises (09 is the drawing pad)
+COURSE = [f"{n:02d}" for n in (*range(1, 9), 10)]  # the notebooks written with exercises (09 is the drawing pad)
 
 
 def _load_generator():

@@ -26,3 +26,4 @@ from .ch05_colour import check_color_mask, check_discretised_logistic
 from .ch06_sampling import check_complete_loop, check_sample_step
 from .ch07_temperature import check_nucleus
 from .ch08_visualisation import check_effective_field
+from .ch10_likelihood import check_marginal_bits
