@@ -13,38 +13,32 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from browser_helpers import (
+    CLICK_TO_DONE_LIMIT_S,
+    NINE_LOOP,
+    SEVEN_TOP,
+    check_completion,
+    complete_and_time,
+    draw,
+    free_port,
+    launch_chromium,
+    needs_chromium,
+)
 from pixelcourse import settings
-from pixelcourse.widget import CELL, GAP, GRID, PENDING, SCALE, Stroke, rasterise, rows_to_keep
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = "notebooks/09_draw_and_complete.ipynb"
 ARTIFACTS = REPO / "artifacts" / "browser"
-CLICK_TO_DONE_LIMIT_S = 3.0
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason=f"Debian Chromium is not installed at {CHROMIUM} (CI installs it: apt-get install chromium)",
-)
-
-SEVEN_TOP = [(60, 55), (215, 50), (175, 125)]  # canvas pixels, 10 per cell
-NINE_LOOP = [(170, 60), (110, 35), (75, 70), (110, 105), (170, 80), (175, 60)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = needs_chromium
 
 
 def _copy_course(root: Path) -> None:
@@ -72,7 +66,7 @@ def lab(tmp_path_factory):
     (settings_dir / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = {
         **os.environ,
         "PIXELCOURSE_QUICK": "1",
@@ -86,8 +80,10 @@ def lab(tmp_path_factory):
         "IPYTHONDIR": str(home / "ipython"),
     }
     log = open(home / "jupyterlab.log", "w")
+    # `-m jupyterlab`, not `-m jupyter lab`: the latter runs the first jupyter-lab on PATH, which may belong to
+    # another Python whose kernel lacks this environment's packages.
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
          f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
          f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True", "--LabApp.extension_manager=readonly",
          *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
@@ -138,11 +134,7 @@ def page(lab):
 
     url, token, _ = lab
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
@@ -177,52 +169,6 @@ KERNEL_READY = """() => {
 ALL_CLEARED = """() => window.jupyterapp.shell.currentWidget.content.widgets.every(
   cell => cell.model.type !== 'code' || (cell.model.executionCount === null && cell.model.outputs.length === 0))"""
 
-# Times the next click on Complete and the first frame after it in which the status says "Done in" and the
-# completions canvas shows no pixel "not sampled yet", both in the page's clock.
-ARM_TIMER = """([pending]) => {
-  const t = window.__pixelcourse = {click: null, done: null};
-  const pad = document.querySelector('.pixelcourse-drawpad');
-  const button = pad.querySelector('.pixelcourse-complete');
-  const status = pad.querySelector('.pixelcourse-status');
-  const canvas = pad.querySelector('canvas.pixelcourse-completions');
-  const allSampled = () => {
-    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-    for (let p = 0; p < data.length; p += 4) {
-      if (data[p] === pending[0] && data[p + 1] === pending[1] && data[p + 2] === pending[2]) return false;
-    }
-    return true;
-  };
-  const frame = () => {
-    if (t.click !== null && status.textContent.includes('Done in') && allSampled()) t.done = performance.now();
-    else requestAnimationFrame(frame);
-  };
-  button.addEventListener('click', () => {
-    if (t.click === null) { t.click = performance.now(); requestAnimationFrame(frame); }
-  }, {capture: true, once: true});
-}"""
-
-# Grey value at the centre of every pixel of every completion, as the page shows them.
-READ_COMPLETIONS = """([n, size, scale, gap]) => {
-  const canvas = document.querySelector('.pixelcourse-drawpad canvas.pixelcourse-completions');
-  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-  const out = [];
-  for (let k = 0; k < n; k++) {
-    const image = [];
-    for (let i = 0; i < size; i++) {
-      const row = [];
-      for (let j = 0; j < size; j++) {
-        const x = k * (size * scale + gap) + j * scale + scale / 2, y = i * scale + scale / 2;
-        const p = 4 * (y * canvas.width + x);
-        row.push([data[p], data[p + 1], data[p + 2]]);
-      }
-      image.push(row);
-    }
-    out.push(image);
-  }
-  return out;
-}"""
-
-
 def run_all(page, log_tail, timeout_s: float = 600) -> None:
     page.wait_for_function(KERNEL_READY, timeout=180_000)
     # Clearing resets every execution count, so "all cells have a count" means "all ran again".
@@ -232,54 +178,6 @@ def run_all(page, log_tail, timeout_s: float = 600) -> None:
     state = page.wait_for_function(KERNEL_IDLE_AND_ALL_RUN, timeout=timeout_s * 1000, polling=250).json_value()
     assert state == "done", f"notebook 09 failed in the browser: {state}\n{log_tail()}"
     page.locator(".pixelcourse-drawpad .pixelcourse-status", has_text="Ready").wait_for(timeout=30_000)
-
-
-def draw(page, points) -> None:
-    """One stroke with the mouse through points given in canvas pixels."""
-    pad = page.locator(".pixelcourse-drawpad canvas.pixelcourse-pad")
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    to_page = lambda p: (box["x"] + p[0] * box["width"] / (GRID * CELL), box["y"] + p[1] * box["height"] / (GRID * CELL))
-    page.mouse.move(*to_page(points[0]))
-    page.mouse.down()
-    for p in points[1:]:
-        page.mouse.move(*to_page(p), steps=12)
-    page.mouse.up()
-
-
-def complete_and_time(page, *, double: bool = False) -> tuple[float, dict]:
-    """Click Complete (twice if double), wait for "Done in"; returns (click-to-done seconds, the result JSON)."""
-    page.evaluate(ARM_TIMER, [list(PENDING[:3])])
-    button = page.locator(".pixelcourse-drawpad .pixelcourse-complete")
-    button.dblclick() if double else button.click()
-    page.wait_for_function("() => window.__pixelcourse.done !== null", timeout=120_000)
-    timer = page.evaluate("() => window.__pixelcourse")
-    result = json.loads(page.locator(".pixelcourse-drawpad .pixelcourse-result").text_content())
-    return (timer["done"] - timer["click"]) / 1000, result
-
-
-def check_completion(page, result, strokes) -> None:
-    """What the model returned keeps the drawn rows exactly, fills the rest, and is what the page shows."""
-    expected = rasterise([Stroke(s, width=2.5) for s in strokes])
-    drawing = np.array(result["drawing"])  # (28, 28) levels, zero below the kept rows
-    completions = np.array(result["completions"])  # (4, 28, 28)
-    keep, levels = result["keep_rows"], result["levels"]
-    # The pad recorded the strokes that were drawn: the same rows and the same strong-ink cells.
-    assert abs(keep - rows_to_keep(expected)) <= 1, (keep, rows_to_keep(expected))
-    assert keep == int(np.flatnonzero(drawing.any(axis=1))[-1]) + 1  # default: down to the last row with ink
-    strong = expected[:keep] == 255
-    assert (drawing[:keep][strong] >= 200).all(), "cells in the middle of a stroke must be inked"
-    assert not drawing[:keep][rasterise([Stroke(s, width=4.5) for s in strokes])[:keep] == 0].any(), "ink off the strokes"
-    # The model's output: the drawn rows exactly, every other pixel sampled.
-    assert completions.shape == (4, GRID, GRID)
-    assert (completions[:, :keep] == drawing[None, :keep]).all(), "the drawn rows must be kept exactly"
-    assert completions.min() >= 0 and completions.max() < levels
-    assert len({c[keep:].tobytes() for c in completions}) == 4, "four different completions below the kept rows"
-    # The page shows exactly that: no pixel is left "not sampled yet".
-    shown = np.array(page.evaluate(READ_COMPLETIONS, [4, GRID, SCALE, GAP]))  # (4, 28, 28, 3)
-    assert not (shown == np.array(PENDING[:3])).all(axis=-1).any(), "some pixels are still shown as not sampled"
-    assert (shown == shown[..., :1]).all(), "completions must be grey"
-    assert (shown[..., 0] == np.rint(completions * 255 / (levels - 1))).all(), "the page shows other values"
 
 
 def test_draw_and_complete_in_jupyterlab(lab, page):
