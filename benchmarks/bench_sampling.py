@@ -7,7 +7,8 @@ The shipped checkpoints where they exist (``pixelcourse.load_pretrained``),
 otherwise untrained weights of the preset's size. Every time is the minimum
 over ``--repeats`` runs, because other programs share the machine.
 
-* forward: one full forward pass on the batch.
+* forward: one raw forward pass on the batch: the network up to its head's output
+  (for the mixture head the 3K numbers per sub-pixel, not the 256 levels).
 * naive: ``sample(method="naive")`` runs one forward pass per sub-pixel,
   H * W * C of them, all of the same cost. It is timed on its first
   ``--naive-steps`` sub-pixels (the rest given as known, so skipped) and
@@ -82,8 +83,8 @@ def measure(preset: str, batch: int, repeats: int, naive_steps: int) -> dict:
     x = torch.zeros(batch, c.channels, c.height, c.width, dtype=torch.long)
 
     with torch.inference_mode():
-        model(x, labels)  # warm-up
-        forward = best_over_threads(lambda: model(x, labels), repeats)
+        model(x, labels, raw=True)  # warm-up
+        forward = best_over_threads(lambda: model(x, labels, raw=True), repeats)
 
     # Naive on a prefix: the first `naive_steps` sub-pixels in generation order are unknown.
     steps = min(naive_steps, c.dims)

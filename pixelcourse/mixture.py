@@ -74,35 +74,37 @@ def mixture_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=8)
 def _bin_edges(levels: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """For every level: its (upper, lower) bin edge on [-1, 1] and a sign, as (2, levels, 1) float64 each,
-    with the outer edges at +-inf; and which levels are interior, (levels, 1) bool."""
+    """Constants of ``mixture_step_logits``, float64: every level's (upper, lower) bin edge on [-1, 1]
+    as (2, levels, 1), the outer edges at +-inf; the signs (2, 1, 1) that turn the lower edge into
+    sigmoid(-lower); and which levels are the two outer ones, (levels,) bool."""
     half = 1.0 / (levels - 1)
     centre = torch.arange(levels, dtype=torch.float64, device=device) * (2.0 * half) - 1.0  # (levels,)
     upper, lower = centre + half, centre - half
     upper[-1], lower[0] = math.inf, -math.inf
     edges = torch.stack([upper, lower])[:, :, None]  # (2, levels, 1)
     sign = torch.tensor([1.0, -1.0], dtype=torch.float64, device=device).view(2, 1, 1)
-    interior = torch.ones(levels, 1, dtype=torch.bool, device=device)
-    interior[0] = interior[-1] = False
-    return edges, sign, interior
+    outer = torch.zeros(levels, dtype=torch.bool, device=device)
+    outer[0] = outer[-1] = True
+    return edges, sign, outer
 
 
 def mixture_step_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
     """The log-probability of every level of one sub-pixel per row: raw (N, 3K) -> (N, levels).
 
     The same numbers as ``mixture_logits`` (up to float rounding) with far fewer operations, for
-    sampling and coding, which call it once per sub-pixel. Each component's bin probability is the
-    product sigmoid(upper) * sigmoid(-lower) * (1 - exp(lower - upper)), which never subtracts two
-    close numbers, so the products and their weighted sum keep full relative precision in float64.
+    sampling and coding, which call it once per sub-pixel. Component k puts
+    sigmoid(upper) * sigmoid(-lower) * (1 - exp(lower - upper)) on a bin: a product that never
+    subtracts two close numbers, so it keeps full relative precision in float64 far into the tails.
+    The last factor is the same for every inner bin of a component (and 1 for the two outer bins),
+    so it goes into the mixture weights, and one batched matmul sums the components.
     Probabilities below 1e-300 (logits below -690, which no sampler can draw) are floored there.
     """
     log_weights, means, log_scales = split_mixture(raw.double(), raw.shape[1] // 3)  # (N, K) each
-    inv_scale = torch.exp(-log_scales)  # (N, K)
-    edges, sign, interior = _bin_edges(levels, raw.device)
-    z = (edges - means[:, None, None]) * (inv_scale[:, None, None] * sign)  # (N, 2, levels, K): upper, -lower
-    both = torch.sigmoid(z)  # (N, 2, levels, K)
+    inv_scale = torch.exp(log_scales.neg_())  # (N, K)
+    edges, sign, outer = _bin_edges(levels, raw.device)
+    both = (edges - means[:, None, None]).mul_(inv_scale[:, None, None] * sign).sigmoid_()  # (N, 2, levels, K)
     weights = torch.exp(log_weights)  # (N, K)
-    inner = weights * -torch.expm1(-(2.0 / (levels - 1)) * inv_scale)  # (N, K): times 1 - exp(lower - upper)
-    per_level = torch.where(interior, inner[:, None], weights[:, None])  # (N, levels, K)
-    probs = (both[:, 0] * both[:, 1] * per_level).sum(-1)  # (N, levels)
+    inner = weights * torch.expm1(inv_scale * (-2.0 / (levels - 1))).neg_()  # (N, K): times 1 - exp(lower - upper)
+    per_bin = torch.bmm(both[:, 0].mul_(both[:, 1]), torch.stack([inner, weights], 2))  # (N, levels, 2)
+    probs = torch.where(outer, per_bin[..., 1], per_bin[..., 0])  # (N, levels)
     return probs.clamp_min_(1e-300).log_().to(raw.dtype)
