@@ -15,6 +15,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -194,23 +195,39 @@ def test_learner_stub_raises_not_implemented(exercise):
 # --------------------------------------------------------------------------- nbval over the learner notebooks
 
 
+def run_nbval_lax(notebooks: list[Path], tmp_path: Path, processes: int = 2):
+    """Run ``pytest --nbval-lax`` over ``notebooks`` in quick mode, split over ``processes`` parallel runs.
+
+    Returns {(notebook file, "Cell N"): failure text} of every failed or erroring cell, and the
+    runs' joined output as ``.stdout``.
+    """
+    env = {**os.environ, "PIXELCOURSE_QUICK": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    runs = []
+    for k in range(processes):
+        report = tmp_path / f"nbval-{k}.xml"
+        share = [str(p.relative_to(REPO)) for p in notebooks[k::processes]]
+        command = [sys.executable, "-m", "pytest", "-o", "addopts=", "--nbval-lax", "--nbval-current-env", "-p",
+                   "no:cacheprovider", "-q", "--color=no", f"--junitxml={report}", *share]
+        runs.append((report, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                              cwd=REPO, env=env)))
+    failed, outputs = {}, []
+    for report, run in runs:
+        output = run.communicate(timeout=1800)[0]
+        outputs.append(output)
+        assert report.exists(), output[-3000:]
+        for case in ET.parse(report).getroot().iter("testcase"):
+            problem = case.find("failure")
+            problem = problem if problem is not None else case.find("error")
+            if problem is not None:
+                notebook = case.get("classname", "").removeprefix("notebooks.")  # "notebooks.01_x.ipynb"
+                failed[(notebook, case.get("name"))] = (problem.get("message") or "") + (problem.text or "")
+    return failed, SimpleNamespace(stdout="\n".join(outputs))
+
+
 def test_nbval_on_learner_notebooks_fails_exactly_on_open_exercises(tmp_path):
     """What a learner sees before solving anything: every check of an exercise fails, naming it, and nothing else."""
-    report = tmp_path / "nbval.xml"
-    env = {**os.environ, "PIXELCOURSE_QUICK": "1", "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-o", "addopts=", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q", "--color=no", f"--junitxml={report}",
-         *sorted(str(p.relative_to(REPO)) for p in NOTEBOOKS.glob("*.ipynb"))],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=1800,
-    )
-    assert report.exists(), result.stdout[-3000:] + result.stderr[-3000:]
-    failed = {}
-    for case in ET.parse(report).getroot().iter("testcase"):
-        problem = case.find("failure")
-        problem = problem if problem is not None else case.find("error")
-        if problem is not None:
-            notebook = case.get("classname", "").removeprefix("notebooks.")  # "notebooks.01_x.ipynb"
-            failed[(notebook, case.get("name"))] = (problem.get("message") or "") + (problem.text or "")
+    failed, result = run_nbval_lax(sorted(NOTEBOOKS.glob("*.ipynb")), tmp_path)
     expected = {(ex["notebook"], f"Cell {ex['check_cell']}"): ex for ex in ALL_EXERCISES}
     assert set(failed) == set(expected), (
         f"unexpected failures: {sorted(set(failed) - set(expected))}, "
