@@ -61,7 +61,7 @@ def full_run_time(notebook: Path) -> tuple[float, bool]:
         shutil.copy(notebook, copy)
         start = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+            [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--inplace",
              "--ExecutePreprocessor.timeout=-1", f"--ExecutePreprocessor.cwd={notebook.parent}", str(copy)],
             cwd=REPO, env=_env(quick=False), capture_output=True, text=True,
         )

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from .masks import channel_groups
+from .util import eval_mode, model_device
 
 
 def to_display(images: torch.Tensor, levels: int | None = None) -> np.ndarray:
@@ -138,16 +139,12 @@ def receptive_field(
     if y is None and cfg.num_classes:
         y = torch.zeros(1, dtype=torch.long)
     model.check_input(x, y)
-    device = next(model.parameters()).device
+    device = model_device(model)
     xf = model.normalise(x.to(device)).requires_grad_(True)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits = model.forward_normalised(xf, None if y is None else y.to(device))  # (1, levels, C, H, W)
         # Squares, so that gradients of different levels cannot cancel.
         logits[0, :, c, i, j].pow(2).sum().backward()
-    finally:
-        model.train(was_training)
     return xf.grad[0].abs().detach().cpu()  # (C, H, W)
 
 
@@ -165,16 +162,12 @@ def effective_field(model, x: torch.Tensor, i: int, j: int, c: int = 0, y: torch
     if not (0 <= c < cfg.channels and 0 <= i < cfg.height and 0 <= j < cfg.width):
         raise ValueError(f"position {(c, i, j)} is outside the image ({cfg.channels}, {cfg.height}, {cfg.width}).")
     model.check_input(x, y)
-    device = next(model.parameters()).device
+    device = model_device(model)
     x = x.to(device)
     inputs = model.normalise(x).requires_grad_(True)  # (B, C, H, W) floats in [-1, 1]
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         logits = model.forward_normalised(inputs, None if y is None else y.to(device))  # (B, levels, C, H, W)
         log_p = logits[:, :, c, i, j].log_softmax(dim=1)  # (B, levels)
         true = log_p.gather(1, x[:, c, i, j, None])  # (B, 1): log p of each image's own level
         (grad,) = torch.autograd.grad(true.sum(), inputs)  # (B, C, H, W)
-    finally:
-        model.train(was_training)
     return grad.abs().sum(dim=1).mean(dim=0).detach().cpu()  # (H, W)
