@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+from pixelcourse.precision import PRECISIONS
+
 
 def measure(preset: str, steps: int, batch_size: int, threads: int | None, precision: str) -> dict:
     import torch
@@ -63,7 +65,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--precisions", nargs="+", choices=["auto", "float32", "bfloat16"], default=["float32", "bfloat16"])
+    p.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["float32", "bfloat16"])
     p.add_argument("--one", help=argparse.SUPPRESS)
     p.add_argument("--precision", default="float32", help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import torch
 
-from .likelihood import unwrap
 from .models import AutoregressiveModel, PixelCNNConfig, model_from_config
 from .settings import CHECKPOINT_DIR
-from .util import atomic_write
+from .util import atomic_write, unwrap
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

@@ -10,19 +10,17 @@ binarised-MNIST literature).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
 
 from .checkpoints import CheckpointError, load_checkpoint, load_pretrained
-from .likelihood import bits_per_dim
+from .data import load_dataset, subset
+from .likelihood import LN2, bits_per_dim
 
 
 def evaluate_model(model, split: str = "test", limit: int | None = None) -> dict:
     """{"bits_per_dim", "nats_per_image", "images", "seconds"} of ``model`` on a split of its dataset."""
-    from .data import load_dataset, subset
-
     c = model.config
     data = load_dataset(c.dataset, split, levels=c.levels)
     if limit:
@@ -31,7 +29,7 @@ def evaluate_model(model, split: str = "test", limit: int | None = None) -> dict
     bpd = bits_per_dim(model, data, progress=True)
     return {
         "bits_per_dim": bpd,
-        "nats_per_image": bpd * c.dims * math.log(2),
+        "nats_per_image": bpd * c.dims * LN2,
         "images": len(data),
         "seconds": time.time() - start,
     }

@@ -14,15 +14,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .models import AutoregressiveModel
-from .util import eval_mode, model_device
+from .util import eval_mode, model_device, unwrap
 
 LN2 = math.log(2.0)
-
-
-def unwrap(model: nn.Module) -> AutoregressiveModel:
-    """The model itself, out of a DistributedDataParallel wrapper if it is in one."""
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
 def batches(data, batch_size: int, order: torch.Tensor | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -49,15 +43,20 @@ def labels_for(model: nn.Module, y: torch.Tensor) -> torch.Tensor | None:
     return y.long() if unwrap(model).config.num_classes else None
 
 
-def nll_nats(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, exact: bool = False) -> torch.Tensor:
-    """Summed negative log-likelihood in nats of a batch: x long (B, C, H, W) -> scalar.
+def log_probs(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, exact: bool = False) -> torch.Tensor:
+    """log p(x_i | x_<i) in nats of every sub-pixel of a batch: x long (B, C, H, W) -> (B, C, H, W).
 
     exact: compute the softmax in float64 (evaluation), not float32 (training).
     """
     raw = model(x, y, raw=True)  # (B, P, C, H, W): logits, or mixture parameters
     if exact:
         raw = raw.double()
-    return -unwrap(model).log_prob(raw, x).sum()
+    return unwrap(model).log_prob(raw, x)
+
+
+def nll_nats(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, exact: bool = False) -> torch.Tensor:
+    """Summed negative log-likelihood in nats of a batch: x long (B, C, H, W) -> scalar (``exact`` as in log_probs)."""
+    return -log_probs(model, x, y, exact).sum()
 
 
 @torch.no_grad()

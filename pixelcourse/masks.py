@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 
 def channel_groups(num_channels: int, color_channels: int) -> torch.Tensor:

@@ -58,7 +58,7 @@ def mixture_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
     """The log-probability of every level: raw (N, 3K, ...) -> (N, levels, ...), which sum to 1 when exponentiated."""
     log_weights, means, log_scales = split_mixture(raw, raw.shape[1] // 3)
     mixtures = means.shape[1]
-    if raw.numel() // 3 * levels <= 1 << 20:  # small (a sampling step): all components at once, fewest operations
+    if raw.numel() // 3 * levels <= 1 << 20:  # small: all components at once, fewest operations
         grid = torch.arange(levels, device=raw.device, dtype=raw.dtype).view(1, levels, *([1] * (raw.dim() - 1)))
         bins = logistic_bin_log_prob(means.unsqueeze(1), log_scales.unsqueeze(1), grid, levels)  # (N, levels, K, ...)
         return torch.logsumexp(log_weights.unsqueeze(1) + bins, dim=2)

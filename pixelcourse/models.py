@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .layers import GatedBlock, ResidualBlock, VerticalConv2d
 from .masks import MaskedConv2d
-from .mixture import logistic_bin_log_prob, mixture_log_prob, mixture_logits, mixture_step_logits, split_mixture  # noqa: F401
+from .mixture import mixture_log_prob, mixture_logits, mixture_step_logits
 
 
 @dataclass

@@ -116,6 +116,12 @@ def plot_mask(mask: torch.Tensor, ax=None, title: str | None = None, color_chann
     return fig
 
 
+def _check_position(cfg, c: int, i: int, j: int, shown) -> None:
+    """One clear error for a sub-pixel (c, i, j) outside the image; ``shown`` is the position as the caller gave it."""
+    if not (0 <= c < cfg.channels and 0 <= i < cfg.height and 0 <= j < cfg.width):
+        raise ValueError(f"position {shown} is outside the image ({cfg.channels}, {cfg.height}, {cfg.width}).")
+
+
 def receptive_field(
     model,
     position: tuple[int, int] | tuple[int, int, int],
@@ -131,8 +137,7 @@ def receptive_field(
     """
     cfg = model.config
     c, i, j = (0, *position) if len(position) == 2 else position
-    if not (0 <= c < cfg.channels and 0 <= i < cfg.height and 0 <= j < cfg.width):
-        raise ValueError(f"position {position} is outside the image ({cfg.channels}, {cfg.height}, {cfg.width}).")
+    _check_position(cfg, c, i, j, position)
     gen = torch.Generator().manual_seed(seed)
     if x is None:
         x = torch.randint(0, cfg.levels, (1, cfg.channels, cfg.height, cfg.width), generator=gen)
@@ -158,9 +163,7 @@ def effective_field(model, x: torch.Tensor, i: int, j: int, c: int = 0, y: torch
     It is zero wherever ``receptive_field`` is zero (and at every pixel after (i, j) in raster order);
     where it is not, its size says how much that input pixel moves the prediction.
     """
-    cfg = model.config
-    if not (0 <= c < cfg.channels and 0 <= i < cfg.height and 0 <= j < cfg.width):
-        raise ValueError(f"position {(c, i, j)} is outside the image ({cfg.channels}, {cfg.height}, {cfg.width}).")
+    _check_position(model.config, c, i, j, (c, i, j))
     model.check_input(x, y)
     device = model_device(model)
     x = x.to(device)

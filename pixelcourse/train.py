@@ -26,6 +26,7 @@ import typing
 import torch
 
 from .checkpoints import CheckpointError
+from .data import load_dataset, subset
 from .models import PRESETS, count_parameters, model_from_config, preset_config
 from .precision import PRECISIONS, choose_precision
 from .training import SCHEDULES, TrainConfig, fit
@@ -57,6 +58,11 @@ def add_config_options(p: argparse.ArgumentParser) -> None:
         default = CLI_DEFAULTS.get(field.name, field.default)
         p.add_argument("--" + field.name.replace("_", "-"), type=kind, default=default, choices=CHOICES.get(field.name),
                        help=HELP[field.name] + (f" (default: {default})" if default is not None else ""))
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig that the options of ``add_config_options`` describe."""
+    return TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
 
 
 def parse_args(argv=None):
@@ -97,10 +103,8 @@ def main(argv=None) -> int:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(device)
     try:
-        from .data import load_dataset, subset
-
         config = preset_config(args.preset, **_overrides(args.set))
-        settings = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+        settings = config_from_args(args)
         torch.manual_seed(args.seed)
         model = model_from_config(config).to(device)
         train = load_dataset(config.dataset, "train", levels=config.levels)
@@ -137,7 +141,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _hardware(device: torch.device, world: int, precision: str = "float32") -> str:
+def _hardware(device: torch.device, world: int, precision: str) -> str:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:

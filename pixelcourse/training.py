@@ -22,11 +22,11 @@ from tqdm.auto import tqdm
 
 from .checkpoints import CheckpointError, check_compatible, load_checkpoint, read_checkpoint, save_checkpoint
 from .data import load_dataset
-from .likelihood import LN2, batches, bits_per_dim, labels_for, nll_nats, unwrap
+from .likelihood import LN2, batches, bits_per_dim, labels_for, nll_nats
 from .models import AutoregressiveModel, model_from_config, preset_config
 from .precision import check_precision, choose_precision
 from .settings import CHECKPOINT_DIR
-from .util import model_device
+from .util import model_device, unwrap
 
 SCHEDULES = ("constant", "cosine")
 
@@ -94,7 +94,6 @@ class Run:
     optimizer: torch.optim.Optimizer
     steps_per_epoch: int
     total_steps: int  # optimizer steps of the whole run, max_steps included
-    precision: str = "float32"  # the one used: "auto" already resolved
     rank: int = 0  # this process, of ``world`` (torchrun)
     world: int = 1
     epoch: int = 0  # epochs finished; the one in progress is epoch + 1
@@ -164,7 +163,7 @@ def train_epochs(net: nn.Module, train, test, run: Run, callbacks: Sequence[Call
                 break
             x = x.to(device, non_blocking=True)  # (B, C, H, W) levels
             run.lr = run.lr_now()
-            loss = train_step(net, run.optimizer, x, y.to(device), run.lr, run.precision)
+            loss = train_step(net, run.optimizer, x, y.to(device), run.lr, config.precision)
             run.step, run.batch, run.loss_bpd = run.step + 1, run.batch + 1, loss / LN2
             nats, dims, seen = nats + loss * x.numel(), dims + x.numel(), seen + x.shape[0] * run.world
             run.seconds = before + time.time() - start
@@ -230,7 +229,7 @@ class Checkpointer:
     def __call__(self, event: str, run: Run) -> None:
         if event == "step" and time.time() - self.last <= run.config.checkpoint_every:
             return
-        settings = dataclasses.asdict(run.config) | {"precision": run.precision, "batch_size": run.config.batch_size * run.world}
+        settings = dataclasses.asdict(run.config) | {"batch_size": run.config.batch_size * run.world}
         training = settings | {"processes": run.world, "epoch": run.epoch, "batch": run.batch, "finished": run.finished,
                                "restart_step": run.restart_step, "optimizer": run.optimizer.state_dict()}
         metrics = {"test_bpd": self.history["test_bpd"][-1]} if self.history["test_bpd"] else {}
@@ -261,7 +260,10 @@ def resume(path: Path | None, run: Run, model: AutoregressiveModel, verbose: boo
     run.epoch, run.batch = state["epoch"], state["batch"]
     run.step = run.epoch * run.steps_per_epoch + run.batch
     extended = state.get("epochs", epochs) < epochs
-    run.restart_step = run.step if extended else state.get("restart_step") if state.get("epochs") == epochs else None
+    if extended:
+        run.restart_step = run.step  # a warm restart begins here
+    elif state.get("epochs") == epochs:
+        run.restart_step = state.get("restart_step")  # the same run, resumed
     if verbose and run.epoch < epochs:
         print(f"Resuming from {path}: epoch {run.epoch + 1}, batch {run.batch}.")
         if extended and run.config.restart_warmup:
@@ -300,16 +302,19 @@ def fit(model: nn.Module, train, test=None, config: TrainConfig | None = None, *
     unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(TrainConfig)})
     if unknown:
         raise TypeError(f"fit() got unknown settings {unknown}; the settings are the fields of TrainConfig.")
-    config = dataclasses.replace(config or TrainConfig(), **settings)
-    rank, world = _distributed()
     base = unwrap(model)
+    config = dataclasses.replace(config or TrainConfig(), **settings)
+    config = dataclasses.replace(config, precision=choose_precision(config.precision, model_device(base)))  # "auto" resolved
+    rank, world = _distributed()
     steps_per_epoch = math.ceil(len(train) // world / config.batch_size)
     total_steps = min(steps_per_epoch * config.epochs, config.max_steps or math.inf)
-    run = Run(config, torch.optim.Adam(base.parameters(), lr=config.lr), steps_per_epoch, total_steps,
-              choose_precision(config.precision, model_device(base)), rank, world)
+    run = Run(config, torch.optim.Adam(base.parameters(), lr=config.lr), steps_per_epoch, total_steps, rank, world)
     history = resume(Path(checkpoint) if checkpoint is not None else None, run, base, verbose=rank == 0)
-    net = model if model is not base else nn.parallel.DistributedDataParallel(base) if world > 1 else base
+    net = model  # a model passed in wrapped in DistributedDataParallel trains through its wrapper
+    if model is base and world > 1:
+        net = nn.parallel.DistributedDataParallel(base)
     writers = [Checkpointer(checkpoint, base, history, metadata)] if checkpoint is not None and rank == 0 else []
+    # History first: the Checkpointer saves the history with this epoch's test bits/dim in it.
     train_epochs(net, train, test, run, [History(history), *writers, *callbacks], progress)
     base.history = history
     return history
@@ -320,21 +325,19 @@ def train_or_load(
     path=None,
     *,
     epochs: int = 10,
-    lr: float = 1e-3,
-    batch_size: int = 64,
     train=None,
     test=None,
-    schedule: str = "constant",
-    max_steps: int | None = None,
     **overrides,
 ) -> AutoregressiveModel:
     """Load the model of ``preset`` from ``path`` if it holds a finished matching run, otherwise train it there.
 
     path: default ``data/checkpoints/<preset>.pt`` (the shipped pretrained
     checkpoint). train/test: datasets (default: the preset's dataset, full
-    splits). Unfinished runs at ``path`` resume. overrides: model config
-    fields. Returns the model in eval mode with ``.history`` and ``.metrics``.
+    splits). Unfinished runs at ``path`` resume. overrides: TrainConfig fields
+    (lr=, batch_size=, max_steps=, ...) for the training, the others model
+    config fields. Returns the model in eval mode with ``.history`` and ``.metrics``.
     """
+    training = {k: overrides.pop(k) for k in list(overrides) if k in TrainConfig.__dataclass_fields__}
     config = preset_config(preset, **overrides)
     path = Path(path) if path is not None else CHECKPOINT_DIR / f"{preset}.pt"
     if path.exists():
@@ -347,8 +350,7 @@ def train_or_load(
     test = test if test is not None else load_dataset(config.dataset, "test", levels=config.levels)
     model = model_from_config(config)
     print(f"No finished checkpoint at {path}: training {preset} for {epochs} epoch(s).")
-    settings = TrainConfig(epochs=epochs, lr=lr, batch_size=batch_size, schedule=schedule, max_steps=max_steps)
-    fit(model, train, test, settings, checkpoint=path, metadata={"preset": preset})
+    fit(model, train, test, TrainConfig(epochs=epochs, **training), checkpoint=path, metadata={"preset": preset})
     return load_checkpoint(path, expect=config)
 
 

@@ -1,4 +1,4 @@
-"""Three small helpers the rest of the package shares: an atomic write, eval mode, a model's device.
+"""Small helpers the rest of the package shares: an atomic write, eval mode, a model's device, unwrapping.
 
 Each job has one helper here, imported where it is needed. This module
 imports nothing else from the package, so any module may use it.
@@ -53,3 +53,8 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 def model_device(model: nn.Module) -> torch.device:
     """The device that holds the model's parameters."""
     return next(model.parameters()).device
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The model itself, out of a DistributedDataParallel wrapper if it is in one."""
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import pixelcourse
-from pixelcourse.models import logistic_bin_log_prob
+from pixelcourse.mixture import logistic_bin_log_prob
 
 
 # --------------------------------------------------------------------------- the discretised logistic

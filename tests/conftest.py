@@ -17,6 +17,26 @@ def tiny_model(preset: str, seed: int = 0, **overrides):
     return pixelcourse.build_model(preset, **{**TINY[preset], **overrides}).eval()
 
 
+def labels_for(model, n):
+    """Different labels per image for conditional models, None otherwise."""
+    c = model.config
+    return torch.arange(n) % c.num_classes if c.num_classes else None
+
+
+def order_index(c, i, j, channels, width):
+    """Position of sub-pixel (c, i, j) in generation order (raster, then R -> G -> B)."""
+    return (i * width + j) * channels + c
+
+
+def earlier_than(config, c, i, j):
+    """Bool (C, H, W): True where a sub-pixel comes strictly before (c, i, j)."""
+    C, H, W = config.channels, config.height, config.width
+    ci = torch.arange(C)[:, None, None]
+    ii = torch.arange(H)[None, :, None]
+    jj = torch.arange(W)[None, None, :]
+    return order_index(ci, ii, jj, C, W) < order_index(c, i, j, C, W)
+
+
 @pytest.fixture(params=list(TINY))
 def preset(request):
     return request.param

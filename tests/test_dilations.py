@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import pixelcourse
+from conftest import earlier_than
 
 # Small images keep the gradient maps and the naive sampler fast.
 SMALL = dict(hidden=12, layers=3, height=14, width=14)
@@ -16,9 +17,7 @@ def small_model(preset: str, dilations=(1, 2, 4), **overrides):
 
 def not_earlier(config, c, i, j) -> torch.Tensor:
     """Bool (C, H, W): True where a sub-pixel is (c, i, j) itself or comes after it (raster, then R -> G -> B)."""
-    C, H, W = config.channels, config.height, config.width
-    index = torch.arange(C * H * W).view(H, W, C).permute(2, 0, 1)  # (C, H, W): generation order
-    return index >= index[c, i, j]
+    return ~earlier_than(config, c, i, j)
 
 
 @pytest.mark.parametrize("preset", ["mnist", "fashion_mnist", "cifar10"])  # pixelcnn, gated + classes, gated colour

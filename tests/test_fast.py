@@ -1,20 +1,13 @@
 """The fast sampler against the naive oracle: same logits, same samples, known pixels kept, fixed memory."""
 
 import inspect
-import math
 
 import pytest
 import torch
 
 import pixelcourse
 from pixelcourse import sampling
-from conftest import tiny_model
-
-
-def labels_for(model, n):
-    """Different labels per image for conditional models, None otherwise."""
-    c = model.config
-    return torch.arange(n) % c.num_classes if c.num_classes else None
+from conftest import labels_for, tiny_model
 
 
 def steps_in_order(config, known):

@@ -6,22 +6,9 @@ import pytest
 import torch
 
 import pixelcourse
-from pixelcourse.models import PRESETS, logistic_bin_log_prob, mixture_log_prob, mixture_logits
-from conftest import tiny_model
-
-
-def order_index(c, i, j, channels, width):
-    """Position of sub-pixel (c, i, j) in generation order (raster, then R -> G -> B)."""
-    return (i * width + j) * channels + c
-
-
-def earlier_than(config, c, i, j):
-    """Bool (C, H, W): True where a sub-pixel comes strictly before (c, i, j)."""
-    C, H, W = config.channels, config.height, config.width
-    ci = torch.arange(C)[:, None, None]
-    ii = torch.arange(H)[None, :, None]
-    jj = torch.arange(W)[None, None, :]
-    return order_index(ci, ii, jj, C, W) < order_index(c, i, j, C, W)
+from pixelcourse.mixture import logistic_bin_log_prob, mixture_log_prob, mixture_logits
+from pixelcourse.models import PRESETS
+from conftest import earlier_than, tiny_model
 
 
 @pytest.mark.parametrize("k", [1, 3, 5, 7])

@@ -8,14 +8,12 @@ would, and checks that the failing cells are exactly the checks of the open exer
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -195,11 +193,10 @@ def test_learner_stub_raises_not_implemented(exercise):
 # --------------------------------------------------------------------------- nbval over the learner notebooks
 
 
-def run_nbval_lax(notebooks: list[Path], tmp_path: Path, processes: int = 2):
+def run_nbval_lax(notebooks: list[Path], tmp_path: Path, processes: int = 2) -> tuple[dict, str]:
     """Run ``pytest --nbval-lax`` over ``notebooks`` in quick mode, split over ``processes`` parallel runs.
 
-    Returns {(notebook file, "Cell N"): failure text} of every failed or erroring cell, and the
-    runs' joined output as ``.stdout``.
+    Returns {(notebook file, "Cell N"): failure text} of every failed or erroring cell, and the runs' output.
     """
     env = {**os.environ, "PIXELCOURSE_QUICK": "1", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
@@ -222,16 +219,16 @@ def run_nbval_lax(notebooks: list[Path], tmp_path: Path, processes: int = 2):
             if problem is not None:
                 notebook = case.get("classname", "").removeprefix("notebooks.")  # "notebooks.01_x.ipynb"
                 failed[(notebook, case.get("name"))] = (problem.get("message") or "") + (problem.text or "")
-    return failed, SimpleNamespace(stdout="\n".join(outputs))
+    return failed, "\n".join(outputs)
 
 
 def test_nbval_on_learner_notebooks_fails_exactly_on_open_exercises(tmp_path):
     """What a learner sees before solving anything: every check of an exercise fails, naming it, and nothing else."""
-    failed, result = run_nbval_lax(sorted(NOTEBOOKS.glob("*.ipynb")), tmp_path)
+    failed, output = run_nbval_lax(sorted(NOTEBOOKS.glob("*.ipynb")), tmp_path)
     expected = {(ex["notebook"], f"Cell {ex['check_cell']}"): ex for ex in ALL_EXERCISES}
     assert set(failed) == set(expected), (
         f"unexpected failures: {sorted(set(failed) - set(expected))}, "
-        f"checks that did not fail: {sorted(set(expected) - set(failed))}\n" + result.stdout[-4000:]
+        f"checks that did not fail: {sorted(set(expected) - set(failed))}\n" + output[-4000:]
     )
     for key, exercise in expected.items():
         name = checks.EXERCISES[exercise["check"]].name

@@ -14,7 +14,7 @@ import torch
 import pixelcourse
 from pixelcourse.checkpoints import CheckpointError, read_checkpoint, write_manifest
 from pixelcourse.precision import NATIVE_BFLOAT16, bfloat16_capability, choose_precision
-from pixelcourse.train import parse_args
+from pixelcourse.train import config_from_args, parse_args
 from pixelcourse.training import TrainConfig, lr_at
 from conftest import tiny_model
 
@@ -100,7 +100,7 @@ def test_settings_of_checkpoints_written_before_a_setting_existed():
 
 def test_the_command_line_options_are_the_fields_of_train_config():
     args = parse_args(["--preset", "mnist", "--out", "x.pt", "--max-steps", "5", "--batch-size", "16"])
-    settings = TrainConfig(**{f: getattr(args, f) for f in TrainConfig.__dataclass_fields__})
+    settings = config_from_args(args)
     assert settings == TrainConfig(epochs=10, max_steps=5, batch_size=16)
     assert settings.precision == "auto"
     with pytest.raises(SystemExit):

@@ -6,14 +6,9 @@ import torch
 import pixelcourse
 from pixelcourse import sampling
 from pixelcourse.sampling import nucleus_probs
-from conftest import tiny_model
+from conftest import labels_for, tiny_model
 
 SIZE = dict(height=7, width=6)  # small enough for the naive sampler on every preset, cifar10 included
-
-
-def labels_for(model, n):
-    c = model.config
-    return torch.arange(n) % c.num_classes if c.num_classes else None
 
 
 def inverse_cdf_step(logits, temperature, generator):

@@ -25,9 +25,10 @@ SOLUTIONS = REPO / "solutions"
 
 
 def execute(path: Path) -> float:
-    """Run ``path`` top to bottom from its own folder and write it back; returns the seconds taken."""
-    os.environ.pop("PIXELCOURSE_QUICK", None)
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    """Run ``path`` top to bottom from its own folder and write it back; returns the seconds taken.
+
+    The kernel inherits this process's environment: ``main`` sets it up once (full mode, this repository first).
+    """
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=None, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
@@ -41,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("numbers", nargs="+", help='notebook numbers such as 03, or "all"')
     args = parser.parse_args(argv)
+    os.environ.pop("PIXELCOURSE_QUICK", None)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
     paths = sorted(SOLUTIONS.glob("*.ipynb"))
     if args.numbers != ["all"]:
         paths = [p for p in paths if p.name[:2] in args.numbers]

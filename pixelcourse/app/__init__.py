@@ -9,5 +9,5 @@ its own kernel, hence its own pad::
     python -m pixelcourse.app --ip 0.0.0.0 --port 8000 --no-browser
 """
 
-from .pad import MODELS, load_models, make_pad
+from .pad import load_models, make_pad
 from .serve import AppError, main

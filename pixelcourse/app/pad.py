@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import CheckpointError, load_pretrained
+from ..checkpoints import CheckpointError, load_pretrained
 from ..settings import CHECKPOINT_DIR
 from ..widget import DrawPad
 
@@ -33,6 +33,6 @@ def load_models(directory: str | Path | None = None) -> dict:
     return models
 
 
-def make_pad(models: dict | None = None, n_completions: int = 4) -> DrawPad:
-    """The app's pad: ``models`` {label: model} (default: ``load_models()``), ``n_completions`` side by side."""
-    return DrawPad(load_models() if models is None else models, n_completions=n_completions)
+def make_pad() -> DrawPad:
+    """The app's pad: the shipped models of ``load_models()``, four completions side by side."""
+    return DrawPad(load_models())

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .. import CheckpointError
+from ..checkpoints import CheckpointError
 from .pad import load_models
 
 NOTEBOOK = Path(__file__).resolve().parent / "pad.ipynb"

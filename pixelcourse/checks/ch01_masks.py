@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .core import Wrong, register, _close, _shape, _tensor
+from .core import Wrong, register, _close, _first_line, _shape, _tensor
 from ..masks import make_mask
 
 
@@ -171,6 +171,5 @@ def check_masked_conv(masked_conv2d):
             except Wrong as err:
                 raise Wrong(f"{err} (square kernels pass: take kh and kw from weight.shape separately)") from None
             except (IndexError, RuntimeError) as err:
-                first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-                raise Wrong(f"with a {kh}×{kw} kernel your code raised {type(err).__name__} ({first}); square kernels "
+                raise Wrong(f"with a {kh}×{kw} kernel your code raised {type(err).__name__} ({_first_line(err)}); square kernels "
                             "pass: take kh and kw from weight.shape separately") from None

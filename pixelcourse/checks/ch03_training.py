@@ -8,7 +8,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .core import LN2, Wrong, register
+from ..data import PixelDataset
+from ..likelihood import LN2
+from ..models import build_model
+from .core import Wrong, register
 
 
 # --------------------------------------------------------------------------- tiny models and data
@@ -17,8 +20,6 @@ SIDE, LEVELS = 6, 4  # tiny 1x6x6 images with 4 levels: a training step takes mi
 
 
 def _tiny_model(num_classes: int = 0, seed: int = 0):
-    from pixelcourse.models import build_model  # the checks import the package lazily
-
     torch.manual_seed(seed)
     return build_model("mnist", height=SIDE, width=SIDE, levels=LEVELS, hidden=8, layers=1, input_kernel=3,
                        num_classes=num_classes)
@@ -26,8 +27,6 @@ def _tiny_model(num_classes: int = 0, seed: int = 0):
 
 def _tiny_data(n: int = 64):
     """n images whose rows repeat the first row (easy to learn); the label is the level of the top-left pixel."""
-    from pixelcourse.data import PixelDataset
-
     generator = torch.Generator().manual_seed(1)
     first_row = torch.randint(0, LEVELS, (n, 1, 1, SIDE), generator=generator)  # (n, 1, 1, W) levels
     levels = first_row.expand(n, 1, SIDE, SIDE)  # (n, 1, H, W)

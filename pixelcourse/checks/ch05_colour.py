@@ -9,6 +9,7 @@ import torch
 
 from .core import COLOURS, Wrong, register, _shape, _tensor
 from ..masks import make_mask
+from ..mixture import logistic_bin_log_prob
 
 
 # --------------------------------------------------------------------------- 05 colour masks
@@ -122,8 +123,6 @@ def _logistic_example(fn):
 
 @register("check_discretised_logistic", "The discretised logistic: log P(bin)", "05", example=_logistic_example)
 def check_discretised_logistic(discretised_logistic_log_prob):
-    from ..models import logistic_bin_log_prob  # the checks import the package lazily
-
     f64 = dict(dtype=torch.float64)
     mean = torch.tensor([-0.95, -0.3, 0.0, 0.42, 0.9], **f64).view(5, 1, 1)  # (5, 1, 1)
     log_scale = torch.log(torch.tensor([0.4, 0.05, 0.01, 0.002], **f64)).view(1, 4, 1)  # (1, 4, 1)

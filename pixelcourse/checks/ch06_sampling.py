@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..models import PixelCNNConfig, model_from_config
+from ..sampling import complete
 from .core import COLOURS, Wrong, register, _shape, _tensor
 
 
@@ -62,8 +64,6 @@ class _ChainModel(nn.Module):
 
     def __init__(self, channels: int, height: int, width: int, levels: int, num_classes: int = 0):
         super().__init__()
-        from ..models import PixelCNNConfig
-
         self.config = PixelCNNConfig(channels=channels, height=height, width=width, levels=levels,
                                      hidden=6, num_classes=num_classes)
         self.anchor = nn.Parameter(torch.zeros(()))  # so that model.parameters() is not empty
@@ -190,8 +190,6 @@ def _check_chain(my_complete, channels: int, num_classes: int) -> None:
 
 
 def _tiny_model():
-    from ..models import PixelCNNConfig, model_from_config
-
     torch.manual_seed(0)
     config = PixelCNNConfig(channels=3, height=3, width=3, levels=8, hidden=6, layers=1, kernel_size=3, input_kernel=3)
     return model_from_config(config).eval()
@@ -199,20 +197,18 @@ def _tiny_model():
 
 @register("check_complete_loop", "The sampling and completion loop", "06", example=_complete_example)
 def check_complete_loop(my_complete):
-    from ..sampling import complete
-
     _check_chain(my_complete, 1, 0)
     _check_chain(my_complete, 3, 3)
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny convolutions: one thread is fastest, and far faster on a busy machine
     try:
-        _check_against_package(my_complete, complete)
+        _check_against_package(my_complete)
     finally:
         torch.set_num_threads(threads)
 
 
-def _check_against_package(my_complete, complete) -> None:
+def _check_against_package(my_complete) -> None:
     model = _tiny_model()
     images = torch.zeros(3, 3, 3, 3, dtype=torch.long)
     nothing = torch.zeros_like(images, dtype=torch.bool)

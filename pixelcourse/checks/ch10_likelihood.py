@@ -8,7 +8,8 @@ import torch
 
 from ..compression import image_bits, marginal_bits
 from ..models import build_model
-from .core import LN2, Wrong, register, _close, _shape, _tensor
+from ..likelihood import LN2
+from .core import Wrong, register, _close, _shape, _tensor
 
 
 def _conditional_model(height: int, width: int):

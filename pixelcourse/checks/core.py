@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import math
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
-
 PASSED = "passed"
 NOT_IMPLEMENTED = "not implemented yet"
 WRONG = "wrong"
 SYMBOLS = {PASSED: "✅", NOT_IMPLEMENTED: "⏳", WRONG: "❌"}
-LN2 = math.log(2.0)
 COLOURS = "RGB"
 
 
@@ -66,7 +63,7 @@ def evaluate(check_name: str, answer) -> tuple[str, str]:
         except Wrong as err:
             status, reason = WRONG, str(err)
         except Exception as err:  # the learner's code failed: report it, do not stop the notebook
-            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            first = _first_line(err)
             status, reason = WRONG, f"your code raised {type(err).__name__}" + (f": {first}" if first else "")
     line = f"{SYMBOLS[status]} {exercise.name}: {status}"
     if status == WRONG:
@@ -104,17 +101,15 @@ def _shape(value: torch.Tensor, shape: tuple, what: str) -> None:
         raise Wrong(f"{what} must have shape {tuple(shape)}, got {tuple(value.shape)}")
 
 
+def _first_line(err: BaseException) -> str:
+    """The first line of an exception's message, or "" if it has none."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else ""
+
+
 def _close(a, b, tol: float = 1e-5) -> bool:
     a = torch.as_tensor(a, dtype=torch.float64)
     b = torch.as_tensor(b, dtype=torch.float64)
     return a.shape == b.shape and torch.allclose(a, b, rtol=tol, atol=tol)
 
 
-def _number(value, what: str) -> float:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise Wrong(f"{what} must be one number, got a tensor of shape {tuple(value.shape)}")
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    raise Wrong(f"{what} must be a number, got {type(value).__name__}")

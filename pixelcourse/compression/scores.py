@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..likelihood import LN2, log_probs
 from ..models import AutoregressiveModel
 from ..util import eval_mode, model_device
 
-LN2 = math.log(2.0)
 CODECS = ("gzip", "lzma")
 
 
@@ -39,8 +39,7 @@ def pixel_bits(model: AutoregressiveModel, x: torch.Tensor, y: torch.Tensor | No
         for start in range(0, len(x), batch_size):
             xb = x[start : start + batch_size].to(device)  # (B, C, H, W)
             yb = None if y is None else y[start : start + batch_size].to(device)
-            raw = model(xb, yb, raw=True).double()  # (B, P, C, H, W): logits or mixture parameters
-            out.append((-model.log_prob(raw, xb) / LN2).cpu())  # (B, C, H, W)
+            out.append((-log_probs(model, xb, yb, exact=True) / LN2).cpu())  # (B, C, H, W)
     return torch.cat(out)
 
 

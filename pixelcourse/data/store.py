@@ -95,14 +95,18 @@ def copy_paths(name: str, split: str, root: Path) -> tuple[Path, Path]:
     return folder / f"{split}_images.npy", folder / f"{split}_labels.npy"
 
 
+class CopyMissing(SourceError):
+    """There is no copy of the split in the data folder (yet): nothing is wrong."""
+
+
 def read_copy(name: str, split: str, root: Path) -> Arrays:
     """The verified copy of a split: images uint8 (N, C, H, W), labels int64 (N,).
 
-    Raises SourceError("not present") when there is none, another reason when it is corrupt.
+    Raises CopyMissing when there is none, SourceError with the reason when it is corrupt.
     """
     image_path, label_path = copy_paths(name, split, root)
     if not (image_path.exists() and label_path.exists()):
-        raise SourceError("not present")
+        raise CopyMissing("not present")
     try:
         images = np.load(image_path, allow_pickle=False)
         labels = np.load(label_path, allow_pickle=False)
@@ -135,13 +139,13 @@ def obtain(name: str, splits: Sequence[str], root: Path, sources: Sequence[Sourc
             print(f"{name}/{split}: using verified copy in {folder}")
         except SourceError as error:
             tries[split].append(f"verified copy in {folder}: {error}")
-            if str(error) != "not present":
+            if not isinstance(error, CopyMissing):
                 print(f"{name}/{split}: copy in {folder} rejected: {error}")
     for source in sources:
         missing = [split for split in splits if split not in result]
         if not missing:
             break
-        result.update(_try_source(name, missing, root, source, tries))
+        result.update(_try_source(name, missing, root, folder, source, tries))
 
     missing = [split for split in splits if split not in result]
     if missing:
@@ -152,7 +156,7 @@ def obtain(name: str, splits: Sequence[str], root: Path, sources: Sequence[Sourc
     return result
 
 
-def _try_source(name: str, missing: list[str], root: Path, source: Source,
+def _try_source(name: str, missing: list[str], root: Path, folder: str, source: Source,
                 tries: dict[str, list[str]]) -> dict[str, Arrays]:
     """The splits ``missing`` that ``source`` serves verified, saved; adds each failure to ``tries``."""
     try:
@@ -173,7 +177,7 @@ def _try_source(name: str, missing: list[str], root: Path, source: Source,
             continue
         save_copy(name, split, root, *arrays[split])
         served[split] = arrays[split]
-        print(f"{name}/{split}: using {source.label}, sha256 verified, saved to {_show(root / name)}")
+        print(f"{name}/{split}: using {source.label}, sha256 verified, saved to {folder}")
     return served
 
 
@@ -205,12 +209,11 @@ def status(root: str | Path | None = None) -> dict[tuple[str, str], str]:
     result = {}
     for name in DATASETS:
         for split in SPLITS:
-            if not all(path.exists() for path in copy_paths(name, split, root)):
-                result[name, split] = "missing"
-                continue
             try:
                 read_copy(name, split, root)
                 result[name, split] = "verified"
+            except CopyMissing:
+                result[name, split] = "missing"
             except SourceError as error:
                 result[name, split] = f"corrupt: {error}"
     return result

@@ -65,9 +65,10 @@ class DrawPad(PadControls):
 
     def _connect(self) -> None:
         self.on_pointer(self._on_mouse_down, self._on_mouse_move, self._on_pen_up)
-        # A canvas in a new browser view (a reload, Voila) starts blank: paint it again when it says it is ready.
-        for canvas in (self.pad[0], self.pad[1], self.completions):
-            canvas.on_client_ready(self.redraw)
+        # A canvas in a new browser view (a reload, Voila) starts blank: each repaints itself when it says it is ready.
+        self.pad[0].on_client_ready(self._draw_ink)
+        self.pad[1].on_client_ready(self._draw_overlay)
+        self.completions.on_client_ready(self._draw_completions)
         self.clear_button.on_click(lambda _: self.clear())
         self.complete_button.on_click(lambda _: self.complete())
         self.auto_keep.observe(self._on_auto_keep, names="value")
