@@ -1,13 +1,18 @@
-"""The drawing pad of notebook 09 as an application of its own: ``python -m pixelcourse.app``.
+"""The drawing pad of notebook 09 as a web app for a whole class: ``python -m pixelcourse.app``.
 
-``pad`` builds what the page shows (the pad with the shipped MNIST checkpoints),
-``serve`` checks the checkpoints and the address and starts Voilà on
-``pad.ipynb``, a small notebook kept beside them. Voilà gives every browser tab
-its own kernel, hence its own pad::
+One process serves every user: ``models`` loads one copy of each shipped MNIST
+checkpoint, ``inputs`` checks what a click asks for (the drawing is made with
+the pad's own functions, ``pixelcourse.widget``), ``batcher`` completes the
+clicks of many users in one call of the fast sampler, each with its own seed,
+``page`` is the web page (Gradio) and ``api`` the JSON API beside it (``POST
+/api/complete``); ``serve`` checks the checkpoints and the address and runs the
+server::
 
     python -m pixelcourse.app                  # http://127.0.0.1:8866/, opens a browser tab
     python -m pixelcourse.app --ip 0.0.0.0 --port 8000 --no-browser
 """
 
-from .pad import load_models, make_pad
+from .models import MODELS, ModelEntry, default_model, load_models
+from .batcher import Batcher, Busy, Request
+from .inputs import BadRequest, parse_request
 from .serve import AppError, main
