@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -48,10 +49,14 @@ def log_probs(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, exact: 
 
     exact: compute the softmax in float64 (evaluation), not float32 (training).
     """
+    base = unwrap(model)
+    if not hasattr(base, "log_prob"):  # any softmax model, such as the one a learner builds: forward gives logits
+        logits = model(x, y)  # (B, levels, C, H, W)
+        return -F.cross_entropy(logits.double() if exact else logits, x, reduction="none")
     raw = model(x, y, raw=True)  # (B, P, C, H, W): logits, or mixture parameters
     if exact:
         raw = raw.double()
-    return unwrap(model).log_prob(raw, x)
+    return base.log_prob(raw, x)
 
 
 def nll_nats(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None, exact: bool = False) -> torch.Tensor:

@@ -105,3 +105,14 @@ class MaskedConv2d(nn.Conv2d):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", mask_type={self.mask_type}, color_channels={self.color_channels}"
+
+
+def masked_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, mask_type: str) -> torch.Tensor:
+    """The forward pass of a grey masked convolution as a function (notebook 01's exercise).
+
+    x (B, in, H, W); weight (out, in, kh, kw), kh and kw odd; bias (out,) or None. Returns
+    (B, out, H, W): the convolution with ``weight * mask`` and "same" padding.
+    """
+    kh, kw = weight.shape[-2:]
+    mask = make_mask(weight.shape[1], weight.shape[0], (kh, kw), mask_type).to(weight)
+    return torch.nn.functional.conv2d(x, weight * mask, bias, padding=(kh // 2, kw // 2))

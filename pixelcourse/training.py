@@ -45,6 +45,7 @@ class TrainConfig:
     restart_warmup: int = 100  # steps of linear lr ramp when a finished run is extended (a warm restart)
     precision: str = "auto"  # "float32", "bfloat16" autocast, or "auto": bfloat16 only where it is native
     checkpoint_every: float = 120.0  # seconds between checkpoints; one is also written after every epoch
+    max_seconds: float | None = None  # stop once the run has trained this long in all (a time budget, on any CPU)
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -54,6 +55,8 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be >= 1, lr > 0 and restart_warmup >= 0.")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be None (no limit) or >= 1, got {self.max_steps}.")
+        if self.max_seconds is not None and not self.max_seconds > 0:
+            raise ValueError(f"max_seconds must be None (no limit) or > 0, got {self.max_seconds}.")
 
     @classmethod
     def from_checkpoint(cls, ckpt: dict) -> TrainConfig:
@@ -108,6 +111,11 @@ class Run:
     images_per_s: float = math.nan
     test_bpd: float | None = None
 
+    @property
+    def out_of_time(self) -> bool:
+        """True once the run has used its time budget (``config.max_seconds``)."""
+        return self.config.max_seconds is not None and self.seconds >= self.config.max_seconds
+
     def lr_now(self) -> float:
         """The learning rate of the next step."""
         c = self.config
@@ -151,7 +159,7 @@ def train_epochs(net: nn.Module, train, test, run: Run, callbacks: Sequence[Call
     config, base = run.config, unwrap(net)
     device = model_device(base)
     for epoch in range(run.epoch, config.epochs):
-        if run.step >= run.total_steps:
+        if run.step >= run.total_steps or run.out_of_time:
             break
         order = epoch_order(len(train), config.seed, epoch, run.rank, run.world)  # (images of this process,)
         net.train()
@@ -159,7 +167,7 @@ def train_epochs(net: nn.Module, train, test, run: Run, callbacks: Sequence[Call
                    disable=not progress or run.rank != 0, leave=True)
         nats, dims, seen, start, before = 0.0, 0, 0, time.time(), run.seconds
         for x, y in batches(train, config.batch_size, order[run.batch * config.batch_size :]):
-            if run.step >= run.total_steps:
+            if run.step >= run.total_steps or run.out_of_time:
                 break
             x = x.to(device, non_blocking=True)  # (B, C, H, W) levels
             run.lr = run.lr_now()
@@ -168,7 +176,7 @@ def train_epochs(net: nn.Module, train, test, run: Run, callbacks: Sequence[Call
             nats, dims, seen = nats + loss * x.numel(), dims + x.numel(), seen + x.shape[0] * run.world
             run.seconds = before + time.time() - start
             bar.update(1)
-            bar.set_postfix(loss=f"{run.loss_bpd:.3f} bpd")
+            bar.set_postfix(loss=f"{run.loss_bpd:.3f} bpd", **_time_left(run))
             _notify(callbacks, "step", run)
         bar.close()
         elapsed = time.time() - start
@@ -178,9 +186,18 @@ def train_epochs(net: nn.Module, train, test, run: Run, callbacks: Sequence[Call
             print(f"epoch {epoch + 1}: train {run.train_bpd:.4f} bpd, test {run.test_bpd:.4f} bpd")
         if test is not None and run.world > 1:
             torch.distributed.barrier()  # the other processes wait for rank 0's evaluation
-        run.epoch, run.batch = epoch + 1, 0
-        run.finished = run.epoch >= config.epochs or run.step >= run.total_steps
+        if run.batch >= run.steps_per_epoch or run.step >= run.total_steps:  # the epoch is complete
+            run.epoch, run.batch = epoch + 1, 0
+        run.finished = run.epoch >= config.epochs or run.step >= run.total_steps or run.out_of_time
         _notify(callbacks, "epoch", run)
+
+
+def _time_left(run: Run) -> dict:
+    """The progress bar's estimate of the time budget left, if the run has one."""
+    if run.config.max_seconds is None:
+        return {}
+    left = max(0, round(run.config.max_seconds - run.seconds))
+    return {"left": f"{left // 60}:{left % 60:02d}"}
 
 
 def _notify(callbacks: Sequence[Callback], event: str, run: Run) -> None:
@@ -206,8 +223,8 @@ class History:
             h["step"].append(run.step)
             h["loss_bpd"].append(run.loss_bpd)
             h["lr"].append(run.lr)
-        elif event == "epoch":
-            h["epoch"].append(run.epoch)
+        elif event == "epoch":  # a run stopped by its time budget ends inside an epoch: a fraction of one
+            h["epoch"].append(run.epoch if run.batch == 0 else round(run.epoch + run.batch / run.steps_per_epoch, 3))
             h["train_bpd"].append(run.train_bpd)
             h["images_per_s"].append(run.images_per_s)
             if run.test_bpd is not None:

@@ -29,6 +29,37 @@ def residual_block(skip: bool = True, conv_type: str = "B"):
     return Block
 
 
+def pixelcnn(first: str = "A", relu_before_head: bool = True, relu_inside_head: bool = True, layout: str = "right",
+             scale: bool = True, every_block: bool = True):
+    """A PixelCNN assembled as notebook 02 asks, with one mistake switched on."""
+
+    class Model(nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            c = self.config = config
+            self.input_conv = pixelcourse.MaskedConv2d(1, c.hidden, c.input_kernel, first)
+            self.blocks = nn.ModuleList(pixelcourse.ResidualBlock(c.hidden, c.kernel_size) for _ in range(c.layers))
+            self.head = nn.Sequential(nn.ReLU() if relu_before_head else nn.Identity(), nn.Conv2d(c.hidden, c.hidden, 1),
+                                      nn.ReLU() if relu_inside_head else nn.Identity(), nn.Conv2d(c.hidden, c.levels, 1))
+
+        def forward(self, x, y=None):
+            c = self.config
+            h = self.input_conv(x.float() * 2 / (c.levels - 1) - 1 if scale else x.float())
+            for block in self.blocks if every_block else self.blocks[:1]:
+                h = block(h)
+            out = self.head(h)  # (B, levels, H, W)
+            return {"right": out.unsqueeze(2), "no channel": out, "levels second": out.unsqueeze(1),
+                    "probabilities": out.softmax(1).unsqueeze(2)}[layout]
+
+    return Model
+
+
+class StubPixelCNN(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        raise NotImplementedError
+
+
 class UnmaskedBlock(residual_block()):
     def __init__(self, hidden, kernel_size=3):
         super().__init__(hidden, kernel_size)
@@ -46,7 +77,23 @@ CASES = {
             (lambda hidden, kernel_size=3: nn.Identity(), "attributes"),
         ],
     ),
+    "check_pixelcnn": (
+        pixelcnn(),
+        [
+            (pixelcnn(first="B"), "mask A"),
+            (pixelcnn(relu_before_head=False), "ReLU before it"),
+            (pixelcnn(relu_inside_head=False), "between the head's two"),
+            (pixelcnn(layout="no channel"), "channel dimension"),
+            (pixelcnn(layout="levels second"), "levels come first"),
+            (pixelcnn(layout="probabilities"), "probabilities"),
+            (pixelcnn(scale=False), "[-1, 1]"),
+            (pixelcnn(every_block=False), "all the blocks"),
+        ],
+    ),
 }
 
+# The package's own PixelCNN keeps the same contract.
+ALSO_RIGHT = {"check_pixelcnn": [pixelcourse.PixelCNN]}
+
 # check name -> a stub answer, where the exercise is a class (the default stub is a function)
-STUBS = {"check_residual_block": StubBlock}
+STUBS = {"check_residual_block": StubBlock, "check_pixelcnn": StubPixelCNN}

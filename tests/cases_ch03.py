@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import torch
 import torch.nn.functional as F
@@ -126,24 +127,28 @@ def step_loss_after_update(model, optimizer, x, y=None):
 # --------------------------------------------------------------------------- the training loop
 
 
-def train_loop(model, data, steps, training_step, batch_size=32, lr=2e-3, seed=0):
+def train_loop(model, data, steps, training_step, batch_size=32, lr=2e-3, seed=0, seconds=None):
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     conditional = model.config.num_classes > 0
     model.train()
-    losses = []
+    losses, start = [], time.perf_counter()
     for _ in range(steps):
+        if seconds is not None and time.perf_counter() - start >= seconds:
+            break
         x, y = data.batch(torch.randint(len(data), (batch_size,), generator=generator))
         losses.append(training_step(model, optimizer, x, y if conditional else None))
     return losses
 
 
-def train_with_epochs(model, data, steps, training_step, batch_size=32, lr=2e-3, seed=0):  # right as well: shuffled epochs
+def train_with_epochs(model, data, steps, training_step, batch_size=32, lr=2e-3, seed=0,
+                      seconds=None):  # right as well: shuffled epochs, and a deadline instead of a start time
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     model.train()
     losses, order = [], torch.tensor([], dtype=torch.long)
-    while len(losses) < steps:
+    deadline = math.inf if seconds is None else time.monotonic() + seconds
+    while len(losses) < steps and time.monotonic() < deadline:
         if len(order) < batch_size:
             order = torch.randperm(len(data), generator=generator)
         indices, order = order[:batch_size], order[batch_size:]
@@ -152,16 +157,21 @@ def train_with_epochs(model, data, steps, training_step, batch_size=32, lr=2e-3,
     return losses
 
 
-def _loop(make_optimizer=None, indices=None, train_mode=True, after=None, result=None, labels="right", total=None):
+def _loop(make_optimizer=None, indices=None, train_mode=True, after=None, result=None, labels="right", total=None,
+          budget="right"):
     """A training loop with one thing changed, for the wrong answers below."""
 
-    def loop(model, data, steps, training_step, batch_size=32, lr=2e-3, seed=0):
+    def loop(model, data, steps, training_step, batch_size=32, lr=2e-3, seed=0, seconds=None):
         generator = torch.Generator().manual_seed(seed)
         optimizer = make_optimizer(model, lr) if make_optimizer else torch.optim.Adam(model.parameters(), lr=lr)
         if train_mode:
             model.train()
-        losses = []
+        losses, start = [], time.perf_counter()
         for k in range(steps if total is None else total(steps)):
+            if budget == "right" and seconds is not None and time.perf_counter() - start >= seconds:
+                break
+            if budget == "per step" and seconds is not None and k >= seconds:  # seconds read as a number of steps
+                break
             idx = indices(k, len(data), batch_size, generator) if indices else \
                 torch.randint(len(data), (batch_size,), generator=generator)
             x, y = data.batch(idx)
@@ -234,6 +244,8 @@ CASES = {
             (_loop(labels="always"), "y=None"),
             (_loop(labels="never"), "pass the batch's labels"),
             (_loop(labels="shuffled"), "not those of the batch's images"),
+            (_loop(budget="ignored"), "stop starting new steps"),
+            (_loop(budget="per step"), "ran only"),
         ],
     ),
 }

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from .core import Wrong, register, _close, _first_line, _shape, _tensor
 from ..masks import make_mask
+from ..masks import masked_conv2d as _reference_conv
 
 
 # --------------------------------------------------------------------------- 01 masks A and B
@@ -40,12 +41,6 @@ def check_causal_mask(causal_mask):
 
 
 # --------------------------------------------------------------------------- 01 the masked convolution
-
-
-def _reference_conv(x, weight, bias, mask_type):
-    kh, kw = weight.shape[-2:]
-    mask = make_mask(weight.shape[1], weight.shape[0], (kh, kw), mask_type)
-    return F.conv2d(x, weight * mask, bias, padding=(kh // 2, kw // 2))
 
 
 def _dependencies(masked_conv2d, weight, bias, mask_type, height: int, width: int) -> torch.Tensor:

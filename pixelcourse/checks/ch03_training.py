@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +42,22 @@ def _reference_step(model, optimizer, x, y=None) -> float:
     loss.backward()
     optimizer.step()
     return loss.item()
+
+
+def reference_loop(model, data, steps: int, training_step, batch_size: int = 32, lr: float = 2e-3, seed: int = 0,
+                   seconds: float | None = None) -> list[float]:
+    """The training loop of notebook 03's exercise: Adam on random batches, for steps or seconds."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    conditional = model.config.num_classes > 0
+    model.train()
+    losses, start = [], time.perf_counter()
+    for _ in range(steps):
+        if seconds is not None and time.perf_counter() - start >= seconds:
+            break
+        x, y = data.batch(torch.randint(len(data), (batch_size,), generator=generator))
+        losses.append(training_step(model, optimizer, x, y if conditional else None))
+    return losses
 
 
 def _flat(model) -> torch.Tensor:
@@ -141,11 +158,16 @@ def check_training_step(training_step):
 class _Recorder:
     """A correct training step that notes what the loop hands it."""
 
-    def __init__(self):
+    def __init__(self, pause: float = 0.0):
+        self.pause = pause  # seconds each step takes at least (the time-budget test)
+        self.late = math.inf  # a step after this time (perf_counter) is wrong
         self.calls = []  # (optimizer, x, y, model.training) per call; keeps every optimizer alive, so ids stay distinct
         self.returned = []
 
     def __call__(self, model, optimizer, x, y=None) -> float:
+        if time.perf_counter() > self.late:
+            raise Wrong("with seconds=0.5 and steps=1000 the loop was still running 1 s after its budget: stop "
+                        "starting new steps once `seconds` have passed since the loop began")
         self.calls.append((optimizer, x.clone(), None if y is None else y.clone(), model.training))
         if model.config.num_classes == 0 and y is not None:
             raise Wrong("the model is unconditional: pass y=None to training_step (labels only when "
@@ -153,6 +175,7 @@ class _Recorder:
         if model.config.num_classes and y is None:
             raise Wrong("the model is class-conditional: pass the batch's labels y to training_step")
         loss = _reference_step(model, optimizer, x, y) if isinstance(optimizer, torch.optim.Optimizer) else math.nan
+        time.sleep(self.pause)
         self.returned.append(loss)
         return loss
 
@@ -236,9 +259,31 @@ def check_train_loop(train_loop):
     if all(torch.equal(a, b) for a, b in zip(other.batches(), batches[:3])):
         raise Wrong("seed=1 draws the same batches as seed=0: seed the generator with the seed argument")
 
+    _check_time_budget(train_loop, data)
+
     # A class-conditional model gets the labels of its images (here the level of the top-left pixel).
     _, labelled = _run(train_loop, _tiny_model(num_classes=LEVELS), data, 2, batch_size, lr)
     for _, x, y, _ in labelled.calls:
         if not torch.equal(y, x[:, 0, 0, 0]):
             raise Wrong("the labels y handed to training_step are not those of the batch's images: take both "
                         "from x, y = data.batch(indices)")
+
+
+def _check_time_budget(train_loop, data) -> None:
+    """seconds=None: no time limit; seconds=s: no new step once s seconds have passed since the loop began."""
+    budget, pause = 0.5, 0.05
+    record = _Recorder(pause=pause)
+    start = time.perf_counter()
+    record.late = start + budget + 1.0  # a step that starts this late proves the budget is ignored
+    try:
+        losses = train_loop(_tiny_model(), data, 1000, record, batch_size=4, lr=1e-2, seed=0, seconds=budget)
+    except TypeError as err:
+        raise Wrong(f"train_loop(..., seconds={budget}) raised TypeError ({err}): add the argument seconds=None") from None
+    if len(record.calls) < 2:
+        raise Wrong(f"with seconds={budget} and steps of {pause} s the loop ran only {len(record.calls)} step(s): "
+                    "measure the time from the start of the loop, with time.perf_counter()")
+    if len(losses) != len(record.calls):
+        raise Wrong("with a time budget, still return one loss per step that ran")
+    record = _Recorder()
+    if train_loop(_tiny_model(), data, 3, record, batch_size=4, seed=0, seconds=None) is None or len(record.calls) != 3:
+        raise Wrong("with seconds=None the loop must run exactly `steps` steps")

@@ -1,0 +1,127 @@
+"""Minutes of training -> test nats per image of the learner's PixelCNN, with a sample grid at each stage.
+
+    python benchmarks/first_digits.py                        # the course's choice, 45 minutes
+    python benchmarks/first_digits.py --sweep --minutes 4    # the configurations that were tried, 4 minutes each
+    python benchmarks/first_digits.py --stages 1 2 5 --hidden 32 --layers 3
+
+The model is the PixelCNN that notebooks 02 and 03 have the learner assemble and train (a mask-A
+input layer, residual blocks, a head of two 1x1 convolutions), built here from the package's
+reference parts, which have the same weights and forward pass. It trains on binarised MNIST with
+``pixelcourse.fit`` under a time budget (``max_seconds``) in float32, resuming its checkpoint from one
+stage to the next, so a stage of "10 minutes" is ten minutes of training in all (evaluation and sampling
+excluded). After each stage it scores the full test split (10,000 digits) in nats per image and saves
+16 samples (seed 0) as a PNG. It prints a Markdown table with the CPU's name; the minutes depend on the
+CPU, so run it on yours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import platform
+import resource
+import subprocess
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+import pixelcourse  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+D = 28 * 28
+CHOICE = {"hidden": 64, "layers": 5, "batch_size": 64, "lr": 5e-3}  # see the sweep in README's results
+SWEEP = [
+    {"hidden": 32, "layers": 3, "batch_size": 32, "lr": 2e-3},
+    {"hidden": 64, "layers": 5, "batch_size": 32, "lr": 2e-3},
+    {"hidden": 64, "layers": 5, "batch_size": 64, "lr": 5e-3},
+    {"hidden": 96, "layers": 6, "batch_size": 64, "lr": 5e-3},
+]
+
+
+def cpu_name() -> str:
+    """The CPU's model name as lscpu prints it (platform's description where lscpu is missing)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def name_of(setting: dict) -> str:
+    return f"{setting['layers']}x{setting['hidden']}_b{setting['batch_size']}_lr{setting['lr']:g}"
+
+
+def run(setting: dict, stages: list[float], out: Path, threads: int, tag: str = "") -> list[dict]:
+    """Train one configuration through ``stages`` (minutes in all); returns one row per stage."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    config = pixelcourse.preset_config("mnist_binary", hidden=setting["hidden"], layers=setting["layers"])
+    model = pixelcourse.models.PixelCNN(config)
+    train = pixelcourse.load_dataset("mnist", "train", levels=2)
+    test = pixelcourse.load_dataset("mnist", "test", levels=2)
+    name = name_of(setting) + tag
+    path = REPO / "data" / "runs" / f"first_digits_{name}.pt"
+    rows, cpu_before, cpu_eval = [], _cpu_seconds(), 0.0
+    for minutes in stages:
+        history = pixelcourse.fit(model, train, epochs=1000, batch_size=setting["batch_size"], lr=setting["lr"], seed=0,
+                                  precision="float32", max_seconds=60 * minutes, checkpoint=path, progress=False)
+        cpu = _cpu_seconds() - cpu_before - cpu_eval  # CPU time of the training: below the wall time on a busy machine
+        start = time.perf_counter()
+        nats = pixelcourse.bits_per_dim(model, test) * D * math.log(2)
+        samples = pixelcourse.sample(model, 16, generator=torch.Generator().manual_seed(0), method="fast")  # (16, 1, 28, 28)
+        png = out / f"{name}_{minutes:g}min.png"
+        fig, ax = plt.subplots(figsize=(3.2, 3.4))
+        pixelcourse.show_grid(samples, 4, levels=2, title=f"{minutes:g} min: {nats:.1f} nats", ax=ax)
+        fig.tight_layout()
+        fig.savefig(png, dpi=80)
+        plt.close(fig)
+        cpu_eval = _cpu_seconds() - cpu_before - cpu
+        rows.append({"setting": name, "minutes": minutes, "steps": len(history["step"]), "nats": nats, "cpu": cpu / 60,
+                     "parameters": pixelcourse.count_parameters(model), "png": (png.relative_to(REPO) if png.is_relative_to(REPO) else png).as_posix()})
+        print(f"{name}: {minutes:g} min, {rows[-1]['steps']} steps, {nats:.2f} nats/image "
+              f"(evaluated in {time.perf_counter() - start:.0f} s) -> {rows[-1]['png']}", flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sweep", action="store_true", help="try every configuration of SWEEP")
+    parser.add_argument("--minutes", type=float, default=4.0, help="the sweep's budget per configuration")
+    parser.add_argument("--stages", type=float, nargs="+", default=[1, 2, 5, 10, 20, 30, 45])
+    parser.add_argument("--hidden", type=int, default=CHOICE["hidden"])
+    parser.add_argument("--layers", type=int, default=CHOICE["layers"])
+    parser.add_argument("--batch-size", type=int, default=CHOICE["batch_size"])
+    parser.add_argument("--lr", type=float, default=CHOICE["lr"])
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "first_digits")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = SWEEP if args.sweep else [{"hidden": args.hidden, "layers": args.layers, "batch_size": args.batch_size,
+                                          "lr": args.lr}]
+    stages = [args.minutes] if args.sweep else args.stages
+    print(f"CPU: {cpu_name()}, {args.threads} thread(s); torch {torch.__version__}")
+    rows = [row for setting in settings for row in run(setting, stages, args.out, args.threads,
+                                                                     "_sweep" if args.sweep else "")]
+    print("\n| model (blocks x features, batch, lr) | parameters | minutes | CPU minutes | steps | test nats/image | "
+          "bits/dim | samples |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r['setting']} | {r['parameters']:,} | {r['minutes']:g} | {r['cpu']:.1f} | {r['steps']:,} | {r['nats']:.1f} | "
+              f"{r['nats'] / (D * math.log(2)):.4f} | `{r['png']}` |")
+
+
+if __name__ == "__main__":
+    main()

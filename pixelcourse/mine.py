@@ -1,0 +1,160 @@
+"""Your parts: what you write in the exercises, kept so that later notebooks build your models from it.
+
+An exercise cell that begins with ``%%mine`` (after ``%load_ext pixelcourse.mine``) runs as usual and is
+also saved as a small Python file, ``my_pixelcnn/<Name>.py`` beside the notebook, one file per class or
+function the cell defines. A later notebook asks for it by name::
+
+    MyResidualBlock = pixelcourse.mine.use("MyResidualBlock")
+
+``use`` loads your file, runs the exercise's own check on it quietly and returns your part if it passes.
+Where the exercise is still open (or its check fails, or the file is missing), the package's reference
+fills in, and ``use`` says so in one line. A part that needs an earlier one (your residual block needs
+your masked convolution) gets it the same way when its file is loaded.
+
+``PIXELCOURSE_PARTS_DIR`` moves the folder (the tests use it, so they never touch a learner's files).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .util import atomic_write
+
+FOLDER = "my_pixelcnn"
+HEADER = '''# Your {name}, from notebook {notebook}: saved by its %%mine cell. Edit it in the notebook and run the cell again.
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import pixelcourse
+from pixelcourse.mine import use
+'''
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part a learner writes: the notebook it is written in, its check, and the package's reference."""
+
+    notebook: str
+    check: str | None  # the name of its check in pixelcourse.checks (None: given code, nothing to check)
+    reference: str  # "module:attribute" of the package's reference with the same contract
+
+
+PARTS: dict[str, Part] = {
+    "masked_conv2d": Part("01", "check_masked_conv", "pixelcourse.masks:masked_conv2d"),
+    "MyMaskedConv2d": Part("02", None, "pixelcourse.masks:MaskedConv2d"),
+    "MyResidualBlock": Part("02", "check_residual_block", "pixelcourse.layers:ResidualBlock"),
+    "MyPixelCNN": Part("02", "check_pixelcnn", "pixelcourse.models:PixelCNN"),
+    "training_step": Part("03", "check_training_step", "pixelcourse.checks.ch03_training:_reference_step"),
+    "train_loop": Part("03", "check_train_loop", "pixelcourse.checks.ch03_training:reference_loop"),
+}
+
+_loaded: dict[str, tuple[float, object, str]] = {}  # name -> (file time, the part, how it was chosen)
+
+
+def parts_dir() -> Path:
+    """The folder of your parts: ``my_pixelcnn/`` in the working directory (the notebook's folder)."""
+    return Path(os.environ.get("PIXELCOURSE_PARTS_DIR") or Path.cwd() / FOLDER)
+
+
+def _reference(name: str):
+    module, _, attribute = PARTS[name].reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def defined_names(source: str) -> list[str]:
+    """The parts a cell defines: its top-level classes and functions that are in PARTS, in order."""
+    tree = ast.parse(source)
+    return [node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in PARTS]
+
+
+def needed_names(source: str, defined: list[str]) -> list[str]:
+    """The earlier parts a cell uses: names it reads that are parts it does not define itself."""
+    used = {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+    return sorted(name for name in used & set(PARTS) if name not in defined)
+
+
+def save(source: str, folder: Path | None = None) -> list[Path]:
+    """Write every part that ``source`` defines to its file (atomically); returns the paths written."""
+    folder = folder or parts_dir()
+    defined = defined_names(source)
+    needs = needed_names(source, defined)
+    paths = []
+    for name in defined:
+        lines = [HEADER.format(name=name, notebook=PARTS[name].notebook)]
+        lines += [f'{need} = use("{need}", quiet=True)  # yours, or the reference if yours is not ready' for need in needs]
+        text = "\n".join(lines) + "\n\n" + source.strip() + "\n"
+        paths.append(atomic_write(folder / f"{name}.py", lambda file, text=text: file.write(text.encode())))
+    return paths
+
+
+def _load_file(name: str, path: Path):
+    """Import ``path`` as its own module and return its ``name``; raises whatever the file raises."""
+    spec = importlib.util.spec_from_file_location(f"{FOLDER}.{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+def choose(name: str):
+    """(part, line): your part if its file loads and passes its check, else the reference; and why."""
+    if name not in PARTS:
+        raise KeyError(f"No part named {name!r}; the parts are {', '.join(PARTS)}.")
+    from .checks import PASSED, evaluate  # the checks build on the whole package: imported when needed
+
+    part, path = PARTS[name], parts_dir() / f"{name}.py"
+    reference = f"the package's reference ({part.reference.replace(':', '.')})"
+    if not path.exists():
+        return _reference(name), f"{name}: {reference}; yours is not saved yet (run its %%mine cell in notebook {part.notebook})"
+    try:
+        mine = _load_file(name, path)
+    except Exception as err:  # the learner's file: any error, reported in one line
+        return _reference(name), f"{name}: {reference}; your file {FOLDER}/{name}.py fails to load ({type(err).__name__}: {err})"
+    if part.check is None:
+        return mine, f"{name}: yours, from notebook {part.notebook}"
+    status, line = evaluate(part.check, mine)
+    if status == PASSED:
+        return mine, f"{name}: yours, from notebook {part.notebook} (its check passes)"
+    return _reference(name), f"{name}: {reference}, since your check says: {line}"
+
+
+def use(*names: str, quiet: bool = False):
+    """Your parts by name (one name: the part; several: a tuple), each checked, with the reference where yours is not ready.
+
+    Prints one line per part saying whose it is, unless ``quiet``.
+    """
+    chosen = []
+    for name in names:
+        path = parts_dir() / f"{name}.py"
+        stamp = path.stat().st_mtime if path.exists() else -1.0
+        if name not in _loaded or _loaded[name][0] != stamp:
+            _loaded[name] = (stamp, *choose(name))
+        _, part, line = _loaded[name]
+        if not quiet:
+            print(line)
+        chosen.append(part)
+    return chosen[0] if len(chosen) == 1 else tuple(chosen)
+
+
+def mine(line: str, cell: str) -> None:
+    """The ``%%mine`` cell magic: run the cell, then save the parts it defines (only if it ran without error)."""
+    from IPython import get_ipython
+
+    result = get_ipython().run_cell(cell)
+    if result.success:
+        save(cell)
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext pixelcourse.mine`` registers the ``%%mine`` cell magic."""
+    ipython.register_magic_function(mine, magic_kind="cell", magic_name="mine")
