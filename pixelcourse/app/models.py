@@ -31,9 +31,9 @@ MODELS = (
 )
 
 
-def missing_message(directory: Path, err: Exception) -> str:
+def missing_message(directory: Path, err: Exception, entries=MODELS) -> str:
     """What to do when a required checkpoint is missing or damaged."""
-    required = " and ".join(entry.checkpoint for entry in MODELS if entry.required)
+    required = " and ".join(entry.checkpoint for entry in entries if entry.required)
     return (
         f"The drawing pad needs the shipped checkpoints {required} in {directory}. {err}\n"
         "They are committed with the course in data/checkpoints/: run the app from a clone of the course "
@@ -42,10 +42,10 @@ def missing_message(directory: Path, err: Exception) -> str:
     )
 
 
-def load_models(directory: str | Path | None = None) -> dict:
+def load_models(directory: str | Path | None = None, entries=MODELS) -> dict:
     """The app's models {label: model}, loaded once from the checkpoints after their sha256 check.
 
-    directory: the checkpoint folder (default: ``pixelcourse.CHECKPOINT_DIR``).
+    directory: the checkpoint folder (default: ``pixelcourse.CHECKPOINT_DIR``); entries: the menu.
     Raises CheckpointError that names the missing or damaged file and how to get it back.
     """
     directory = Path(directory or CHECKPOINT_DIR)
@@ -54,19 +54,19 @@ def load_models(directory: str | Path | None = None) -> dict:
     except (OSError, ValueError):
         listed = {}
     models = {}
-    for entry in MODELS:
+    for entry in entries:
         if not entry.required and entry.checkpoint not in listed:
             continue
         try:
             models[entry.label] = load_pretrained(entry.checkpoint, directory)
         except CheckpointError as err:
-            raise CheckpointError(missing_message(directory, err)) from err
+            raise CheckpointError(missing_message(directory, err, entries)) from err
     return check_models(models)
 
 
-def default_model(models: dict, directory: str | Path | None = None) -> str:
+def default_model(models: dict, directory: str | Path | None = None, entries=MODELS) -> str:
     """The label of the best 256-level model of ``models``: the lowest test bits/dim in the manifest."""
-    by_label = {entry.label: entry.checkpoint for entry in MODELS}
+    by_label = {entry.label: entry.checkpoint for entry in entries}
     try:
         manifest = read_manifest(Path(directory or CHECKPOINT_DIR))
     except (OSError, ValueError):
