@@ -13,8 +13,9 @@ The rule, line by line:
 1. Normalise: drop the trailing comment (a ``#`` outside a string) and every whitespace
    character, so ``a * b  # why`` and ``a*b`` are the same line.
 2. Skip lines that hold no code a learner writes: blank or comment-only lines, lines of
-   brackets and punctuation only (``)``, ``],``), and single keywords (``else:``, ``pass``,
-   ``return``, ``try:``). They are not counted at all.
+   brackets and punctuation only (``)``, ``],``), single keywords (``else:``, ``pass``,
+   ``return``, ``try:``) and aliases, a name bound to another name or attribute
+   (``c = model.config``): they compute nothing. They are not counted at all.
 3. A *short* line, fewer than 12 characters after normalising (``return out``,
    ``x = x + h``), or a ``super().__init__(...)`` call, counts as a solution line but is given
    away only if it stands as a whole line of visible text, or as a whole inline code span:
@@ -24,8 +25,7 @@ The rule, line by line:
    in code cells alike, and also when the visible copy is wrapped over several lines.
 5. The names a learner chooses give nothing away, the expression does: a line of the form
    ``target = expression`` (also ``+=`` and the like) or ``return expression`` is also given
-   away when its expression alone is, by rule 3 or 4 according to the expression's length;
-   an expression that is only a name or an attribute (``model.config``) counts as short.
+   away when its expression alone is, by rule 3 or 4 according to the expression's length.
 
     python tools/giveaway.py              # the table for every notebook and the total
     python tools/giveaway.py 05 07 -v     # two notebooks, with the lines given away
@@ -82,11 +82,13 @@ def normalise_line(line: str) -> str:
     return normalise(strip_comment(line))
 
 
-def counts(normalised: str) -> bool:
-    """Rule 2: does this normalised solution line hold code a learner writes?"""
-    if not re.search(r"\w", normalised):
+def counts(line: str) -> bool:
+    """Rule 2: does this solution line hold code a learner writes?"""
+    normalised = normalise_line(line)
+    if not re.search(r"\w", normalised) or normalised.rstrip(":") in KEYWORDS:
         return False
-    return normalised.rstrip(":") not in KEYWORDS
+    value = assigned(line)
+    return not (value is not None and NAME.match(value))
 
 
 def is_short(normalised: str) -> bool:
@@ -99,11 +101,13 @@ NAME = re.compile(r"^[A-Za-z_][\w.]*$")  # a name or an attribute, nothing compu
 
 def expression(line: str) -> str | None:
     """Rule 5: the normalised expression of an assignment or a return line, or None."""
-    code = strip_comment(line).strip()
-    returned = re.match(r"(?:return|yield)\s+(.+)", code)
-    if returned:
-        return normalise(returned.group(1))
-    text, depth, quote = normalise(code), 0, None
+    returned = re.match(r"(?:return|yield)\s+(.+)", strip_comment(line).strip())
+    return normalise(returned.group(1)) if returned else assigned(line)
+
+
+def assigned(line: str) -> str | None:
+    """The normalised right-hand side of an assignment line (``=``, ``+=``, ...), or None."""
+    text, depth, quote = normalise_line(line), 0, None
     for k, ch in enumerate(text):
         if quote:
             quote = None if ch == quote else quote
@@ -160,8 +164,8 @@ class Visible:
         lines |= {normalise(m.group(2)) for text in texts for m in INLINE_CODE.finditer(text)}
         return cls([normalise(text) for text in texts], lines)
 
-    def shows(self, normalised: str, short: bool = False) -> bool:
-        if short or is_short(normalised):
+    def shows(self, normalised: str) -> bool:
+        if is_short(normalised):
             return normalised in self.lines
         return any(normalised in text for text in self.cells)
 
@@ -195,11 +199,11 @@ def measure(nb, name: str = "notebook") -> list[Exercise]:
         exercise = Exercise(index, exercise_name(cell.source))
         for line in solution_lines(cell.source):
             normalised = normalise_line(line)
-            if not counts(normalised):
+            if not counts(line):
                 continue
             exercise.lines.append(line.strip())
             tail = expression(line)
-            if visible.shows(normalised) or (tail is not None and visible.shows(tail, short=bool(NAME.match(tail)))):
+            if visible.shows(normalised) or (tail is not None and visible.shows(tail)):
                 exercise.given.append(line.strip())
         found.append(exercise)
     return found
