@@ -112,14 +112,50 @@ def in_float32(mean, log_scale, level, levels=256):
     return logistic_bin_log_prob(mean.float(), log_scale.float(), level.float(), levels)
 
 
+def last_is_255(mean, log_scale, level, levels=256):  # the top bin hard-coded as level 255
+    upper, lower = edges(mean, log_scale, level, levels)
+    cdf_upper = torch.where(level == 255, 1.0, torch.sigmoid(upper))
+    cdf_lower = torch.where(level == 0, 0.0, torch.sigmoid(lower))
+    return torch.log(cdf_upper - cdf_lower)
+
+
+def always_float64(mean, log_scale, level, levels=256):
+    return logistic_bin_log_prob(mean.double(), log_scale.double(), level.double(), levels)
+
+
+# --------------------------------------------------------------------------- the colour masks
+
+
+def colour_mask(i, o, k, t, colour=lambda n: torch.arange(n) % 3, centre=None, flip=False, dtype=torch.float32):
+    """The colour mask by hand, with switches for the usual mistakes."""
+    mask = torch.zeros(o, i, k, k, dtype=dtype)
+    c = k // 2 if centre is None else centre
+    mask[:, :, :c, :] = 1
+    mask[:, :, c, :c] = 1
+    g_out, g_in = colour(o)[:, None], colour(i)[None, :]
+    if flip:
+        g_out, g_in = g_in, g_out
+    mask[:, :, c, c] = (g_in < g_out if t == "A" else g_in <= g_out).to(dtype)
+    return mask
+
+
 # check name -> (right answer, [(wrong answer, words the reason must contain), ...])
 CASES = {
     "check_color_mask": (
         lambda i, o, k, t: pixelcourse.make_mask(i, o, k, t, color_channels=3),
         [
-            (lambda i, o, k, t: pixelcourse.make_mask(i, o, k, t, color_channels=1), "at the centre"),
-            (lambda i, o, k, t: pixelcourse.make_mask(i, o, k, "B" if t == "A" else "A", color_channels=3), "at the centre"),
+            (lambda i, o, k, t: pixelcourse.make_mask(i, o, k, t, color_channels=1), "grey rule"),
+            (lambda i, o, k, t: pixelcourse.make_mask(i, o, k, "B" if t == "A" else "A", color_channels=3), "mask B's"),
             (lambda i, o, k, t: torch.ones(o, i, k, k), "away from the centre"),
+            (lambda i, o, k, t: colour_mask(i, o, k, t, colour=lambda n: torch.arange(n) * 3 // n), "in blocks"),
+            (lambda i, o, k, t: colour_mask(i, o, k, t, flip=True), "wrong way round"),
+            (lambda i, o, k, t: colour_mask(i, o, k, t, dtype=torch.bool), "float tensor"),
+            (lambda i, o, k, t: colour_mask(i, o, k, t, dtype=torch.long), "float tensor"),
+            (lambda i, o, k, t: colour_mask(i, o, k, t, centre=1), "rows above the centre differ"),
+            (lambda i, o, k, t: colour_mask(i, o, k, t).transpose(0, 1), "must have shape"),
+            (lambda i, o, k, t: colour_mask(i, o, k, t) if k < 5 else colour_mask(i, o, k, t).flip(-1), "centre row"),
+            (lambda i, o, k, t: colour_mask(i, o, k, t) if i % 3 == 0 and o % 3 == 0 else
+             pixelcourse.make_mask(i, o, k, t), "grey rule"),
         ],
     ),
     "check_discretised_logistic": (
@@ -140,7 +176,9 @@ CASES = {
             (plus_mean, "subtract the mean"),
             (stable_with_wrong_sign, "check the signs"),
             (hard_coded_256, "use the argument levels"),
+            (last_is_255, "not 255"),
             (in_float32, "keep the dtype"),
+            (always_float64, "float32 in, float32 out"),
             (lambda m, s, v, levels=256: logistic_bin_log_prob(m, s, v, levels)[..., 0], "must have shape"),
         ],
     ),
