@@ -30,6 +30,14 @@ def nucleus(logits, t, top_p, *, temper_after_cut=False, crossing=True, renormal
     return kept
 
 
+def over_the_batch(logits, t, top_p):  # the softmax over dim 0
+    probs = torch.softmax(logits / t, dim=0).T  # (levels, B): each column of the batch as a row
+    ranked, order = probs.sort(dim=-1, descending=True)
+    keep = torch.zeros_like(ranked, dtype=torch.bool).scatter(-1, order, ranked.cumsum(dim=-1) - ranked < top_p)
+    kept = probs * keep
+    return (kept / kept.sum(dim=-1, keepdim=True)).T
+
+
 def right(logits, t, top_p):
     probs = torch.softmax(logits / t, dim=-1)
     ranked, order = probs.sort(dim=-1, descending=True)
@@ -54,6 +62,13 @@ CASES = {
             (lambda logits, t, top_p: nucleus(logits, t, top_p, by_value=True), "smallest set"),
             (lambda logits, t, top_p: torch.softmax(logits / t, dim=-1), "kept every level"),
             (lambda logits, t, top_p: nucleus(logits, t, top_p)[:, :-1], "shape"),
+            (over_the_batch, "over the batch"),
+            (lambda logits, t, top_p: nucleus(logits.double(), t, top_p), "keep the dtype"),
+            (lambda logits, t, top_p: nucleus(logits, t, top_p).float(), "keep the dtype"),
+            (lambda logits, t, top_p: nucleus(logits[:, :6], t, top_p) if logits.shape[1] > 6 else
+             nucleus(logits, t, top_p), "shape"),
+            (lambda logits, t, top_p: nucleus(logits, t, top_p) if len(logits) < 4 else
+             torch.softmax(logits / t, dim=-1), "kept every level"),
         ],
     ),
 }
