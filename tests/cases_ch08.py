@@ -56,6 +56,11 @@ CASES = {
             (_with(levels_input=True), "normalised input"),
             (_with("image"), "wrong output"),
             (_with("swapped"), "i is the row"),
+            (lambda model, x, i, j, c=0: right(model, x, i, j, 0), "field of channel 0"),
+            (lambda model, x, i, j, c=0: torch.zeros(x.shape[2:]), "zero everywhere"),
+            (lambda model, x, i, j, c=0: (f := right(model, x, i, j, c)) / f.sum() * f.sum(), "0 / 0"),
+            (lambda model, x, i, j, c=0: (right(model, x, i, j, c) * 1e4).long(), "float magnitudes"),
+            (lambda model, x, i, j, c=0: right(model, x, i, j, c).T, "field"),
         ],
     ),
 }

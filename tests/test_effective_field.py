@@ -57,3 +57,29 @@ def test_keeps_the_training_mode_and_rejects_positions_outside():
     assert model.training
     with pytest.raises(ValueError, match="outside"):
         effective_field(model, _images(model), 6, 0)
+
+
+def test_the_checks_models_are_not_degenerate():
+    """Every case of check_effective_field has a field that is non-zero wherever its output can look.
+
+    The output at (c, i, j) of a 3x3 input layer and one 3x3 block can see the sub-pixels before it within two
+    rows up and two columns to either side, except (i - 1, j + 2), the blind spot; a dead unit that zeroes part
+    of that would let wrong answers pass or get another mistake's reason (a field of the wrong channel that is
+    all zero reads as a binary field).
+    """
+    from pixelcourse.checks import ch08_visualisation as ch08
+
+    for case in ch08.CASES:
+        model = ch08.tiny_model(case)
+        x = ch08.images(model, case.batch, seed=case.channels)
+        c, i, j = case.pixel
+        fields = [ch08.field(ch08.gradient(model, x, k, i, j)) for k in range(case.channels)]
+        rows, cols = torch.meshgrid(torch.arange(case.height), torch.arange(case.width), indexing="ij")
+        order = rows * case.width + cols
+        near = ((rows - i).abs() <= 2) & ((cols - j).abs() <= 2) & ~((rows == i - 1) & (cols == j + 2))
+        seen = near & ((order < order[i, j]) | ((order == order[i, j]) & (c > 0)))
+        if c == 0 and (i, j) == (0, 0):
+            assert not fields[0].any()
+            continue
+        assert torch.all(fields[c][seen] > 0), case
+        assert len({tuple(f.flatten().tolist()) for f in fields}) == len(fields), case  # every channel its own field
