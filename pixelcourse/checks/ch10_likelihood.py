@@ -12,14 +12,19 @@ from ..likelihood import LN2
 from .core import Wrong, register, _close, _shape, _tensor
 
 
-def _conditional_model(height: int, width: int):
+def _conditional_model(height: int, width: int, classes: int = 10, channels: int = 1):
     """A tiny class-conditional Gated PixelCNN whose classes disagree by many bits."""
-    model = build_model("fashion_mnist", hidden=6, layers=1, height=height, width=width).eval()
+    preset = "fashion_mnist" if channels == 1 else "cifar10"
+    model = build_model(preset, hidden=6, layers=1, height=height, width=width, num_classes=classes).eval()
     with torch.no_grad():
         for block in model.blocks:
             block.v_class.weight.mul_(4.0)  # louder class terms: each class gives other bits
             block.h_class.weight.mul_(4.0)
     return model
+
+
+# (classes, channels, height, width, images): ten classes as in Fashion-MNIST, three, and four on a single colour image
+_SMALL = ((10, 1, 4, 5, 3), (3, 1, 3, 4, 4), (4, 3, 2, 3, 1))
 
 
 def _example(fn):
@@ -29,20 +34,29 @@ def _example(fn):
 
 @register("check_marginal_bits", "The class marginal -log2 p(x)", "10", example=_example)
 def check_marginal_bits(answer):
-    small = _conditional_model(4, 5)
-    x = torch.randint(0, 256, (3, 1, 4, 5))
-    want = marginal_bits(small, x)  # (3,)
-    got = _tensor(answer(small, x), "marginal_bits(model, x)")
-    classes = small.config.num_classes
-    if got.dim() == 2 and tuple(got.shape) == (classes, 3):
-        raise Wrong(f"got one value per class and image {tuple(got.shape)}: combine the {classes} classes into "
-                    "one number per image")
-    _shape(got, (3,), "marginal_bits(model, x) for x of shape (3, 1, 4, 5)")
-    if _close(got, want, 1e-6):
-        _check_whole_image(answer)
-        return
-    per_class = torch.stack([image_bits(small, x, torch.full((3,), k)) for k in range(classes)])  # (K, 3)
-    _explain(got.double(), want, per_class, x[0].numel())
+    for classes, channels, height, width, n in _SMALL:
+        model = _conditional_model(height, width, classes, channels)
+        x = torch.randint(0, 256, (n, channels, height, width))
+        call = f"marginal_bits(model, x) for a model of {classes} classes and x of shape {tuple(x.shape)}"
+        try:
+            got = _tensor(answer(model, x), call)
+        except (IndexError, ValueError) as err:
+            if classes == 10:
+                raise
+            raise Wrong(f"{call} raised {type(err).__name__} ({err}): the model has K = model.config.num_classes = "
+                        f"{classes} classes, labels 0 to K - 1") from None
+        if got.dim() == 2 and tuple(got.shape) == (classes, n):
+            raise Wrong(f"got one value per class and image {tuple(got.shape)}: combine the {classes} classes into "
+                        "one number per image")
+        _shape(got, (n,), call)
+        if got.dtype != torch.float64:
+            raise Wrong(f"{call} returned {got.dtype}: return float64, the dtype of image_bits (a float32 result "
+                        "rounds the bits of a whole image)")
+        want = marginal_bits(model, x)  # (n,)
+        if not _close(got, want, 1e-6):
+            per_class = torch.stack([image_bits(model, x, torch.full((n,), k)) for k in range(classes)])  # (K, n)
+            _explain(got.detach(), want, per_class, x[0].numel())
+    _check_whole_image(answer)
 
 
 def _explain(got: torch.Tensor, want: torch.Tensor, per_class: torch.Tensor, dims: int) -> None:
@@ -53,6 +67,8 @@ def _explain(got: torch.Tensor, want: torch.Tensor, per_class: torch.Tensor, dim
     if _close(got, want - math.log2(k), 1e-6):
         raise Wrong(f"the answer is log2 {k} = {math.log2(k):.2f} bits too low: the prior p(k) = 1/{k} is missing "
                     f"(p(x) is the mean of p(x | k) over the classes, not their sum)")
+    if k != 10 and _close(got, want + math.log2(10 / k), 1e-6):
+        raise Wrong(f"the prior is 1/10 for a model of {k} classes: p(k) = 1/K with K = model.config.num_classes")
     if _close(got, per_class.mean(0), 1e-6):
         raise Wrong("you averaged the bits of the classes, that is the log-probabilities: average the probabilities "
                     "p(x | k) themselves (a log-sum-exp), which weighs the likeliest class most")
