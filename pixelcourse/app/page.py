@@ -19,6 +19,7 @@ import json
 import secrets
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -31,6 +32,9 @@ from .inputs import DEFAULT_COMPLETIONS, MAX_COMPLETIONS, MAX_SEED, TEMPERATURE,
 
 STATIC = Path(__file__).resolve().parent / "static"
 STREAM_EVERY_S = 0.15  # how often a running completion shows its new rows
+INTRO = """## PixelCNN: draw and complete
+Draw the top of a digit and press **Complete**: a PixelCNN trained on MNIST keeps every row down to the last one
+with ink and samples the rest, pixel by pixel, several times. Everyone in the class shares this server."""
 READY = "Ready: draw the top of a digit, then press Complete."
 BUSY = "Busy: the server has too many drawings to complete. Try again in a moment."
 
@@ -50,6 +54,7 @@ canvas.pixelcourse-pad { display: block; width: 280px; height: 280px; cursor: cr
 .pixelcourse-tools button { padding: 2px 10px; border: 1px solid #bbb; border-radius: 4px; background: #f4f4f4; }
 .pixelcourse-tools button.pixelcourse-active { background: #dbe6ff; border-color: #5a7bd8; }
 img.pixelcourse-completions, img.pixelcourse-preview { image-rendering: pixelated; display: block; }
+.pixelcourse-caption { font-size: 90%; margin-bottom: 4px; }
 """
 
 # Before a Python event runs, these put the pad's strokes (kept in the browser) in place of its first input.
@@ -79,6 +84,13 @@ def pictures(image: np.ndarray, keep: int, levels: int, n: int, done: np.ndarray
     return png_html(completions_image(grey, max(rows, keep)), "pixelcourse-completions")
 
 
+def seen_html(image: np.ndarray, keep: int, levels: int) -> str:
+    """What the model will see: the drawing at its levels down to the kept rows, blue below."""
+    images, _ = prepare(image, levels, keep)  # (1, 1, H, W)
+    picture = png_html(completions_image(display_values(images[:, 0], levels), keep), "pixelcourse-preview")
+    return f'<div class="pixelcourse-caption">What the model sees</div>{picture}'
+
+
 def status_html(text: str) -> str:
     """The status line: plain text in the element that tests look for."""
     return f'<div class="pixelcourse-status">{html.escape(text)}</div>'
@@ -94,14 +106,19 @@ def describe(keep: int) -> str:
     return f"keeping rows 0-{keep - 1}" if keep else "nothing drawn: sampling from scratch"
 
 
+def whole(value):
+    """A slider's 4.0 as 4; anything else as it is, for ``parse_request`` to judge."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def fields_of(strokes: str, model: str, temperature, auto_keep: bool, keep, n) -> dict:
     """The page's inputs as the fields of a request (``inputs.parse_request``)."""
     try:
         drawn = json.loads(strokes or "[]")
-    except json.JSONDecodeError:
+    except (TypeError, json.JSONDecodeError):
         raise BadRequest("the pad sent strokes that are not JSON; reload the page.") from None
     return {"strokes": drawn, "model": model, "temperature": temperature,
-            "keep_rows": None if auto_keep else int(keep), "n_completions": int(n)}
+            "keep_rows": None if auto_keep else whole(keep), "n_completions": whole(n)}
 
 
 class Page:
@@ -117,8 +134,7 @@ class Page:
         except BadRequest as err:
             return "", status_html(f"Cannot read the drawing: {err}")
         levels = self.batcher.models[request.model].config.levels
-        images, _ = prepare(request.image, levels, request.keep)  # (1, 1, H, W)
-        seen = png_html(completions_image(display_values(images[:, 0], levels), request.keep), "pixelcourse-preview")
+        seen = seen_html(request.image, request.keep, levels)
         kept = f"Rows 0-{request.keep - 1} will be kept" if request.keep else "Nothing will be kept"
         return seen, status_html(f"{kept}; the model samples the rest. Press Complete.")
 
@@ -158,40 +174,43 @@ class Page:
 
     def build(self):
         """The Gradio Blocks of the page; its events use the server's queue with no limit of their own."""
-        models = list(self.batcher.models)
         with gr.Blocks(title="PixelCNN drawing pad", analytics_enabled=False) as blocks:
-            with gr.Column(elem_classes="pixelcourse-drawpad"):
-                gr.Markdown("## PixelCNN: draw and complete\nDraw the top of a digit and press **Complete**: a "
-                            "PixelCNN trained on MNIST samples the rest, pixel by pixel, several times.")
-                with gr.Row():
-                    with gr.Column(min_width=300):
-                        gr.HTML(PAD_HTML, js_on_load=(STATIC / "pad.js").read_text(), elem_classes="pixelcourse-padarea")
-                    with gr.Column(min_width=300):
-                        model = gr.Dropdown(models, value=self.default, label="Model", elem_classes="pixelcourse-model")
-                        temperature = gr.Slider(*TEMPERATURE, value=1.0, step=0.05, label="Temperature",
-                                                elem_classes="pixelcourse-temperature")
-                        auto_keep = gr.Checkbox(True, label="keep down to the last row with ink",
-                                                elem_classes="pixelcourse-auto-keep")
-                        keep = gr.Slider(0, GRID, value=0, step=1, label="Rows kept (when not automatic)",
-                                         elem_classes="pixelcourse-keep")
-                        n = gr.Slider(1, MAX_COMPLETIONS, value=DEFAULT_COMPLETIONS, step=1,
-                                      label="Completions", elem_classes="pixelcourse-n")
-                        button = gr.Button("Complete", variant="primary", elem_classes="pixelcourse-complete")
-                        preview = gr.HTML("", label="What the model sees", elem_classes="pixelcourse-seen")
-                shown = gr.HTML(pictures(np.zeros((GRID, GRID), np.uint8), 0, 256, DEFAULT_COMPLETIONS),
-                                elem_classes="pixelcourse-shown")
-                status = gr.HTML(status_html("Loading the pad ..."), elem_classes="pixelcourse-statusline")
-                result = gr.HTML(result_html({}), elem_classes="pixelcourse-resultbox")
-                strokes = gr.Textbox("[]", visible="hidden", elem_classes="pixelcourse-strokes")
-                trigger = gr.Button("preview", visible="hidden", elem_classes="pixelcourse-preview-trigger")
-                seed, runs = gr.State(None), gr.State(0)
-            blocks.load(lambda: (secrets.randbelow(MAX_SEED), status_html(READY)), None, [seed, status], js=WHEN_PAD_READY,
-                        queue=False)
-            look = dict(fn=self.preview, inputs=[strokes, model, auto_keep, keep], outputs=[preview, status],
-                        js=WITH_STROKES, queue=False)
-            trigger.click(**look)
-            auto_keep.change(**look)
-            keep.release(**look)
-            button.click(self.complete, [strokes, model, temperature, auto_keep, keep, n, seed, runs],
-                         [shown, status, result, seed, runs], js=WITH_STROKES, concurrency_limit=None)
+            ui = self._layout()
+            blocks.load(lambda: (secrets.randbelow(MAX_SEED), status_html(READY)), None, [ui.seed, ui.status],
+                        js=WHEN_PAD_READY, queue=False, api_name="start")
+            look = dict(fn=self.preview, inputs=[ui.strokes, ui.model, ui.auto_keep, ui.keep],
+                        outputs=[ui.preview, ui.status], js=WITH_STROKES, queue=False)
+            ui.trigger.click(**look, api_name="preview")
+            ui.model.change(**look, api_visibility="undocumented")
+            ui.auto_keep.change(**look, api_visibility="undocumented")
+            ui.keep.release(**look, api_visibility="undocumented")
+            ui.button.click(self.complete, [ui.strokes, ui.model, ui.temperature, ui.auto_keep, ui.keep, ui.n, ui.seed,
+                                            ui.runs], [ui.shown, ui.status, ui.result, ui.seed, ui.runs],
+                            js=WITH_STROKES, concurrency_limit=None, api_name="complete")
         return blocks
+
+    def _layout(self) -> SimpleNamespace:
+        """The page's components, laid out; the pad (left), the controls (right), the completions below."""
+        ui = SimpleNamespace()
+        with gr.Column(elem_classes="pixelcourse-drawpad"):
+            gr.Markdown(INTRO)
+            with gr.Row():
+                with gr.Column(min_width=300):
+                    gr.HTML(PAD_HTML, js_on_load=(STATIC / "pad.js").read_text(), elem_classes="pixelcourse-padarea")
+                with gr.Column(min_width=300):
+                    ui.model = gr.Dropdown(list(self.batcher.models), value=self.default, label="Model")
+                    ui.temperature = gr.Slider(*TEMPERATURE, value=1.0, step=0.05, label="Temperature")
+                    ui.auto_keep = gr.Checkbox(True, label="keep down to the last row with ink")
+                    ui.keep = gr.Slider(0, GRID, value=0, step=1, label="Rows kept (when not automatic)")
+                    ui.n = gr.Slider(1, MAX_COMPLETIONS, value=DEFAULT_COMPLETIONS, step=1, label="Completions")
+                    ui.button = gr.Button("Complete", variant="primary", elem_classes="pixelcourse-complete")
+                with gr.Column(min_width=180, scale=0):
+                    ui.preview = gr.HTML(seen_html(np.zeros((GRID, GRID), np.uint8), 0, 256))
+            gr.Markdown("**Completions** (blue: not sampled yet)")
+            ui.shown = gr.HTML(pictures(np.zeros((GRID, GRID), np.uint8), 0, 256, DEFAULT_COMPLETIONS))
+            ui.status = gr.HTML(status_html("Loading the pad ..."))
+            ui.result = gr.HTML(result_html({}), elem_classes="pixelcourse-resultbox")
+            ui.strokes = gr.Textbox("[]", visible="hidden")
+            ui.trigger = gr.Button("preview", visible="hidden", elem_classes="pixelcourse-preview-trigger")
+            ui.seed, ui.runs = gr.State(None), gr.State(0)
+        return ui
