@@ -35,5 +35,7 @@ from .compression import CompressionError, compress, decompress
 from .settings import CHECKPOINT_DIR, DATA_DIR, quick, quick_or
 from .quantisation import dequantise, quantise
 from .data import load_dataset, subset
+from .live import LiveLoss
+from . import mine
 
 __version__ = "0.1.0"

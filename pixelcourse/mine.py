@@ -158,3 +158,29 @@ def mine(line: str, cell: str) -> None:
 def load_ipython_extension(ipython) -> None:
     """``%load_ext pixelcourse.mine`` registers the ``%%mine`` cell magic."""
     ipython.register_magic_function(mine, magic_kind="cell", magic_name="mine")
+
+
+def run_path() -> Path:
+    """Where notebook 03 keeps the training run of your PixelCNN (notebook 06 samples from it)."""
+    return parts_dir() / "my_pixelcnn.pt"
+
+
+def load_model(model_class, path: Path | None = None):
+    """Your model class with the weights of a training checkpoint (default: your run from notebook 03).
+
+    Builds ``model_class(config)`` with the config stored in the checkpoint and loads its weights; the
+    model comes back in eval mode with ``.history`` and ``.metrics`` from the checkpoint.
+    """
+    from .checkpoints import read_checkpoint
+    from .models import PixelCNNConfig
+
+    path = Path(path) if path is not None else run_path()
+    ckpt = read_checkpoint(path)
+    model = model_class(PixelCNNConfig(**ckpt["config"]))
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as err:
+        raise ValueError(f"{path} holds weights of another architecture than {model_class.__name__}: "
+                         f"{str(err).splitlines()[0]}") from None
+    model.history, model.metrics = ckpt.get("history", {}), ckpt.get("metrics", {})
+    return model.eval()

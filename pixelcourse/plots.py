@@ -174,3 +174,17 @@ def effective_field(model, x: torch.Tensor, i: int, j: int, c: int = 0, y: torch
         true = log_p.gather(1, x[:, c, i, j, None])  # (B, 1): log p of each image's own level
         (grad,) = torch.autograd.grad(true.sum(), inputs)  # (B, C, H, W)
     return grad.abs().sum(dim=1).mean(dim=0).detach().cpu()  # (H, W)
+
+
+def blind_spot(height: int, width: int, i: int, j: int, input_kernel: int) -> torch.Tensor:
+    """The pixels a stack of masked convolutions never reaches from (i, j), however deep: bool (H, W).
+
+    A mask-A input layer of kernel k reaches k // 2 columns right in the rows above; every later masked
+    layer (type B, any kernel or dilation) reaches at most as far right as it reaches up. So pixel
+    (i - a, j + b) of an earlier row (a >= 1) is never seen when b > a + k // 2 - 1: the wedge up and to the
+    right of notebook 01. Earlier pixels outside it are reachable with enough layers.
+    """
+    rows = torch.arange(height)[:, None].expand(height, width)
+    cols = torch.arange(width)[None, :].expand(height, width)
+    up, right = i - rows, cols - j
+    return (up >= 1) & (right > up + input_kernel // 2 - 1)

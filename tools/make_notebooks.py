@@ -11,8 +11,10 @@ becomes a stub at the same indentation:
     # YOUR CODE HERE
     raise NotImplementedError("Exercise: ...")
 
-The outputs of those exercise cells are cleared; every other cell keeps its
-outputs, so figures show on GitHub and the check cells (``# NBVAL_CHECK_OUTPUT``)
+The outputs of those exercise cells are cleared, and so are the outputs of the
+cells that show the learner's own work (they load ``pixelcourse.mine.use(...)`` parts,
+or carry the tag ``shows-your-work``): a learner notebook never shows the solved run's
+results as the learner's. Every other cell keeps its outputs, so figures show on GitHub and the check cells (``# NBVAL_CHECK_OUTPUT``)
 keep the "passed" line that nbval compares against. Each check cell gets a comment
 saying so: the stored line is the expected result once solved, not the learner's own.
 
@@ -39,6 +41,8 @@ BEGIN = re.compile(r"^(\s*)### BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
 STUB = ["# YOUR CODE HERE", 'raise NotImplementedError("Exercise: replace this line with your code.")']
 CHECK_CALL = re.compile(r"^pixelcourse\.checks\.check_\w+\(", re.M)
+YOUR_WORK = re.compile(r"pixelcourse\.mine\.use\(")
+YOUR_WORK_TAG = "shows-your-work"
 EXPECTED_NOTE = "# The output stored below is what this check prints once your solution is right. Run the cell to check yours."
 
 
@@ -72,6 +76,12 @@ def is_exercise(cell) -> bool:
     return cell.cell_type == "code" and any(BEGIN.match(line) for line in cell.source.split("\n"))
 
 
+def shows_your_work(cell) -> bool:
+    """A code cell whose output comes from the learner's own parts or training (cleared in the learner version)."""
+    return cell.cell_type == "code" and (YOUR_WORK.search(cell.source) is not None
+                                         or YOUR_WORK_TAG in cell.get("metadata", {}).get("tags", []))
+
+
 def learner_version(nb, name: str = "notebook"):
     """The learner notebook of the solution notebook ``nb`` (a new object; ``nb`` is unchanged)."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
@@ -81,6 +91,7 @@ def learner_version(nb, name: str = "notebook"):
             nb.nbformat_minor = max(nb.nbformat_minor, 5)
         if is_exercise(cell):
             cell.source = stub_source(cell.source, f"{name}, cell {index}")
+        if is_exercise(cell) or shows_your_work(cell):
             cell.outputs = []
             cell.execution_count = None
         elif cell.cell_type == "code" and CHECK_CALL.search(cell.source) and EXPECTED_NOTE not in cell.source:
