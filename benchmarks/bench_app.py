@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import json
 import os
 import signal
@@ -107,8 +108,9 @@ class Session:
             async for _ in stream.aiter_lines():
                 pass
 
-    async def click(self) -> float:
-        """One click on Complete through the page's queue; returns seconds until its completions arrived."""
+    async def click(self) -> tuple[float, int]:
+        """One click on Complete through the page's queue; returns (seconds until its completions arrived,
+        images in the sampler call that served it)."""
         start = time.perf_counter()
         data = [STROKES, "MNIST, 256 levels", 1.0, True, 0, 4, self.seed, self.runs]
         body = {"data": data, "fn_index": self.complete_fn["id"], "session_hash": self.hash, "event_data": None,
@@ -123,10 +125,11 @@ class Session:
                 if message.get("event_id") == event and message.get("msg") == "process_completed":
                     if not message.get("success", False):
                         raise RuntimeError(f"the click failed: {message}")
-                    status = message["output"]["data"][1]
+                    status, result = message["output"]["data"][1:3]
                     assert "Done" in str(status), status
                     self.runs += 1
-                    return time.perf_counter() - start
+                    shown = html.unescape(result.split(">", 1)[1].rsplit("<", 1)[0])  # the page's result JSON
+                    return time.perf_counter() - start, json.loads(shown)["batch_images"]
         raise RuntimeError("the queue stream closed before the completions arrived")
 
     async def close(self) -> None:
@@ -134,12 +137,12 @@ class Session:
             self.heartbeat.cancel()
 
 
-async def api_click(client: httpx.AsyncClient) -> float:
-    """One request to ``POST /api/complete``; returns seconds until its answer."""
+async def api_click(client: httpx.AsyncClient) -> tuple[float, int]:
+    """One request to ``POST /api/complete``; returns (seconds until its answer, images in its sampler call)."""
     start = time.perf_counter()
     answer = await client.post("/api/complete", json={"strokes": json.loads(STROKES), "n_completions": 4}, timeout=60)
     answer.raise_for_status()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, answer.json()["batch_images"]
 
 
 async def memory_against_sessions(client, config, pid: int, counts: list[int]) -> list[Session]:
@@ -160,17 +163,20 @@ async def memory_against_sessions(client, config, pid: int, counts: list[int]) -
 
 async def latency_against_users(label: str, click, users: list[int], rounds: int, deadline: float) -> None:
     """For each number of users: ``rounds`` times, that many press Complete together; print p50/p95."""
-    print(f"\nclick-to-done through {label}, 4 completions each\n{'users':>6} {'clicks':>7} {'p50 s':>7} {'p95 s':>7}")
+    print(f"\nclick-to-done through {label}, 4 completions each\n"
+          f"{'users':>6} {'clicks':>7} {'p50 s':>7} {'p95 s':>7} {'images per sampler call':>24}")
     for n in users:
-        times = []
+        times, images = [], []
         for _ in range(max(2, -(-rounds * 4 // max(n, 1)))):
             if time.monotonic() > deadline:
                 break
-            times += await asyncio.gather(*(click(k) for k in range(n)))
+            for seconds, batch in await asyncio.gather(*(click(k) for k in range(n))):
+                times.append(seconds)
+                images.append(batch)
             await asyncio.sleep(0.3)  # the next round starts on an idle server
         if times:
             p50, p95 = np.percentile(times, [50, 95])
-            print(f"{n:>6} {len(times):>7} {p50:>7.2f} {p95:>7.2f}")
+            print(f"{n:>6} {len(times):>7} {p50:>7.2f} {p95:>7.2f} {np.mean(images):>24.1f}")
 
 
 async def run(url: str, pid: int, args) -> None:

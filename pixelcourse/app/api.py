@@ -39,7 +39,8 @@ def make_result(job: Job, out: torch.Tensor, levels: int, seconds: float) -> dic
 
 
 def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def _no_constants(name: str):
@@ -88,4 +89,4 @@ def add_api(app: FastAPI, batcher: Batcher, default: str) -> None:
         except Exception as err:  # the sampler failed: say so, keep serving
             return error(500, f"the completion failed: {type(err).__name__}: {err}")
         levels = models[request.model].config.levels
-        return make_result(job, out, levels, time.monotonic() - start)
+        return JSONResponse(make_result(job, out, levels, time.monotonic() - start))

@@ -1,7 +1,7 @@
 """Many users, one sampler call: the app's batcher.
 
-Requests that arrive within ``window_s`` of the first waiting one, for the same
-model, go into one call of ``pixelcourse.complete(..., method="fast")``, up to
+Requests for the same model that arrive within ``window_s`` of each other (the
+window grows with each arrival, up to four windows after the first) go into one call of ``pixelcourse.complete(..., method="fast")``, up to
 ``max_images`` images. Each request brings its own seed: the uniform numbers
 its images are drawn with come from that seed alone (one generator per
 request, one row of numbers per image), and the ``draw`` hook looks up the
@@ -119,8 +119,8 @@ class Batcher:
     """One worker thread that serves every user's requests in batches.
 
     models: {label: model}; max_images: images per sampler call (a request of n
-    completions counts n); window_s: how long the first waiting request waits for
-    others; max_waiting: requests that may wait at once (one more raises ``Busy``).
+    completions counts n); window_s: how long a call waits after the latest request
+    for another one (at most 4 * window_s after the first); max_waiting: requests that may wait at once (one more raises ``Busy``).
     complete: ``pixelcourse.complete`` or a function with its signature.
     """
 
@@ -171,7 +171,11 @@ class Batcher:
             if self._stopped:
                 return None
             first = self._waiting[0]
-            while not self._stopped and (left := first.arrived + self.window_s - time.monotonic()) > 0:
+            while not self._stopped and not self._full(first.request.model):
+                # the window closes window_s after the latest click, at most 4 windows after the first
+                until = min(self._waiting[-1].arrived + self.window_s, first.arrived + 4 * self.window_s)
+                if (left := until - time.monotonic()) <= 0:
+                    break
                 self._wake.wait(left)
             batch, images, keep = [], 0, []
             for job in self._waiting:
@@ -184,6 +188,9 @@ class Batcher:
                     keep.append(job)
             self._waiting = keep
             return batch
+
+    def _full(self, model: str) -> bool:
+        return sum(j.request.n_completions for j in self._waiting if j.request.model == model) >= self.max_images
 
     def _serve(self) -> None:
         while (batch := self._take()) is not None:

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from ..widget import CELL, GRID, completions_image, display_values, prepare
-from .api import make_result
+from .api import MAX_BODY, make_result
 from .batcher import Batcher, Busy
 from .inputs import DEFAULT_COMPLETIONS, MAX_COMPLETIONS, MAX_SEED, TEMPERATURE, BadRequest, parse_request
 
@@ -113,6 +113,8 @@ def whole(value):
 
 def fields_of(strokes: str, model: str, temperature, auto_keep: bool, keep, n) -> dict:
     """The page's inputs as the fields of a request (``inputs.parse_request``)."""
+    if isinstance(strokes, str) and len(strokes) > MAX_BODY:
+        raise BadRequest(f"the drawing is larger than {MAX_BODY} bytes; press Clear and draw again.")
     try:
         drawn = json.loads(strokes or "[]")
     except (TypeError, json.JSONDecodeError):
