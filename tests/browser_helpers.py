@@ -40,8 +40,8 @@ def launch_chromium(playwright):
     """Headless Debian Chromium (never a browser Playwright downloads), quiet: no network chatter of its own."""
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM), headless=True,
-        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update",
-              "--disable-sync", "--no-first-run"],
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run"],
     )
 
 

@@ -16,7 +16,8 @@ import torch
 from conftest import tiny_model
 
 from pixelcourse import complete, settings
-from pixelcourse.app import MODELS, BadRequest, Batcher, Busy, ModelEntry, Request, default_model, load_models, parse_request
+from pixelcourse.app import (MODELS, BadRequest, Batcher, Busy, ModelEntry, Request, default_model, load_models,
+                             parse_request)
 from pixelcourse.app.batcher import Job, make_draw, run_batch
 from pixelcourse.widget import rasterise, rows_to_keep
 

@@ -1,8 +1,8 @@
 """Many users, one sampler call: the app's batcher.
 
 Requests for the same model that arrive within ``window_s`` of each other (the
-window grows with each arrival, up to four windows after the first) go into one call of ``pixelcourse.complete(..., method="fast")``, up to
-``max_images`` images. Each request brings its own seed: the uniform numbers
+window grows with each arrival, up to four windows after the first) go into one
+call of ``pixelcourse.complete(..., method="fast")``, up to ``max_images`` images. Each request brings its own seed: the uniform numbers
 its images are drawn with come from that seed alone (one generator per
 request, one row of numbers per image), and the ``draw`` hook looks up the
 number of each image at each sub-pixel, with the image's own temperature. So a
@@ -120,7 +120,8 @@ class Batcher:
 
     models: {label: model}; max_images: images per sampler call (a request of n
     completions counts n); window_s: how long a call waits after the latest request
-    for another one (at most 4 * window_s after the first); max_waiting: requests that may wait at once (one more raises ``Busy``).
+    for another one (at most 4 * window_s after the first); max_waiting: requests
+    that may wait at once (one more raises ``Busy``).
     complete: ``pixelcourse.complete`` or a function with its signature.
     """
 

@@ -163,7 +163,8 @@ class Page:
             await asyncio.wait([waiting], timeout=STREAM_EVERY_S)
             if not waiting.done() and job.rows_done > shown and job.partial is not None:
                 shown = job.rows_done
-                yield show(job.partial.numpy(), shown), status_html(f"Sampling: row {shown} of {GRID} ..."), gr.skip(), seed, runs
+                progress = status_html(f"Sampling: row {shown} of {GRID} ...")
+                yield show(job.partial.numpy(), shown), progress, gr.skip(), seed, runs
         try:
             out = waiting.result()
         except Exception as err:  # the sampler failed: say so in the page, keep serving
