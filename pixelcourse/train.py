@@ -43,6 +43,7 @@ HELP = {
     "precision": "auto: bfloat16 autocast where the hardware does it natively (a CUDA GPU with bfloat16, "
                  "a CPU with AVX-512 BF16 or AMX), float32 elsewhere",
     "checkpoint_every": "seconds between checkpoints",
+    "max_seconds": "stop once the run has trained this many seconds in all (a time budget; run again with more to go on)",
 }
 CHOICES = {"schedule": SCHEDULES, "precision": PRECISIONS}
 CLI_DEFAULTS = {"epochs": 10}  # a command-line run is a real run; fit's default of 1 epoch suits notebooks

@@ -186,7 +186,7 @@ def train_epochs(net: nn.Module, train, test, run: Run, callbacks: Sequence[Call
             print(f"epoch {epoch + 1}: train {run.train_bpd:.4f} bpd, test {run.test_bpd:.4f} bpd")
         if test is not None and run.world > 1:
             torch.distributed.barrier()  # the other processes wait for rank 0's evaluation
-        if run.batch >= run.steps_per_epoch or run.step >= run.total_steps:  # the epoch is complete
+        if run.batch >= run.steps_per_epoch:  # the epoch is complete; a run stopped inside one resumes there
             run.epoch, run.batch = epoch + 1, 0
         run.finished = run.epoch >= config.epochs or run.step >= run.total_steps or run.out_of_time
         _notify(callbacks, "epoch", run)

@@ -284,3 +284,35 @@ def test_cli_bfloat16_is_recorded_in_the_checkpoint(tmp_path):
 def test_cli_bad_preset_is_a_clear_error(tmp_path):
     result = _cli(["--preset", "svhn", "--out", "x.pt"], tmp_path)
     assert result.returncode == 2 and "invalid choice: 'svhn'" in result.stderr
+
+
+def test_a_time_budget_stops_the_run_inside_an_epoch_and_the_next_call_goes_on(tmp_path, mnist_small):
+    train, _ = mnist_small  # 512 images: 16 steps of 32 per epoch
+    path = tmp_path / "run.pt"
+    kwargs = dict(epochs=50, lr=1e-3, batch_size=32, progress=False, checkpoint=path)
+    first = pixelcourse.fit(tiny_model("mnist"), train, None, max_seconds=0.3, **kwargs)
+    state = read_checkpoint(path)["training"]
+    assert first["seconds"] >= 0.3 and 0 < len(first["step"]) < 50 * 16
+    assert state["finished"] and state["epoch"] * 16 + state["batch"] == len(first["step"])
+    assert pixelcourse.fit(tiny_model("mnist"), train, None, max_seconds=0.3, **kwargs)["step"] == first["step"]
+
+    budget = first["seconds"] + 0.01  # more than the run has had: at least one more step, whatever the machine's speed
+    more = pixelcourse.fit(tiny_model("mnist", seed=5), train, None, max_seconds=budget, **kwargs)  # resumes, trains on
+    assert more["step"][: len(first["step"])] == first["step"] and len(more["step"]) > len(first["step"])
+    assert more["step"] == list(range(1, len(more["step"]) + 1)) and more["seconds"] >= budget
+
+
+def test_a_step_budget_that_stops_inside_an_epoch_resumes_inside_it(tmp_path, mnist_small):
+    train, _ = mnist_small  # 16 steps of 32 per epoch
+    path = tmp_path / "run.pt"
+    kwargs = dict(epochs=1, lr=1e-3, batch_size=32, progress=False)
+    whole = pixelcourse.fit(tiny_model("mnist"), train, None, **kwargs)
+    pixelcourse.fit(tiny_model("mnist"), train, None, checkpoint=path, max_steps=5, **kwargs)
+    assert read_checkpoint(path)["training"]["batch"] == 5
+    resumed = pixelcourse.fit(tiny_model("mnist"), train, None, checkpoint=path, **kwargs)
+    assert resumed["loss_bpd"] == pytest.approx(whole["loss_bpd"], rel=1e-4)  # the same batches, in the same order
+
+
+def test_bad_time_budget_is_one_clear_error():
+    with pytest.raises(ValueError, match="max_seconds must be None"):
+        pixelcourse.TrainConfig(max_seconds=0)
