@@ -112,3 +112,15 @@ class GatedBlock(nn.Module):
         v_out = gated_activation(v_feat)  # (B, h, H, W)
         h_out = h + self.h_out(gated_activation(h_feat))  # (B, h, H, W)
         return v_out, h_out
+
+
+def vertical_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, first: bool) -> torch.Tensor:
+    """The vertical stack's convolution as a function (notebook 04's exercise).
+
+    x (B, in, H, W); weight (out, in, k, k), k odd; bias (out,) or None. Returns (B, out, H, W): output row i
+    sees the input rows above it (``first=True``) or the rows above and its own row in full (``first=False``).
+    """
+    k = weight.shape[-1]
+    mask = torch.zeros_like(weight)
+    mask[:, :, : k // 2 if first else k // 2 + 1, :] = 1
+    return F.conv2d(x, weight * mask, bias, padding=k // 2)

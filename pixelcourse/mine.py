@@ -55,6 +55,10 @@ PARTS: dict[str, Part] = {
     "MyPixelCNN": Part("02", "check_pixelcnn", "pixelcourse.models:PixelCNN"),
     "training_step": Part("03", "check_training_step", "pixelcourse.checks.ch03_training:_reference_step"),
     "train_loop": Part("03", "check_train_loop", "pixelcourse.checks.ch03_training:reference_loop"),
+    "vertical_conv2d": Part("04", "check_vertical_conv", "pixelcourse.layers:vertical_conv2d"),
+    "MyVerticalConv2d": Part("04", None, "pixelcourse.layers:VerticalConv2d"),
+    "MyGatedBlock": Part("04", "check_gated_block", "pixelcourse.layers:GatedBlock"),
+    "MyGatedPixelCNN": Part("04", "check_gated_pixelcnn", "pixelcourse.models:GatedPixelCNN"),
 }
 
 _loaded: dict[str, tuple[float, object, str]] = {}  # name -> (file time, the part, how it was chosen)

@@ -20,9 +20,9 @@ One module per notebook holds its checks (``ch01_masks`` ... ``ch08_visualisatio
 from .core import EXERCISES, NOT_IMPLEMENTED, PASSED, SYMBOLS, WRONG, Exercise, Wrong, evaluate
 from .ch01_masks import check_causal_mask, check_masked_conv
 from .ch02_blocks import check_residual_block
-from .ch02_model import check_pixelcnn
+from .assembled import check_gated_pixelcnn, check_pixelcnn
 from .ch03_training import check_train_loop, check_training_step
-from .ch04_gated import check_gated_block
+from .ch04_gated import check_gated_block, check_vertical_conv
 from .ch05_colour import check_color_mask, check_discretised_logistic
 from .ch06_sampling import check_complete_loop, check_sample_step
 from .ch07_temperature import check_nucleus

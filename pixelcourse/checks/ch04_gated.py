@@ -8,6 +8,8 @@ from torch import nn
 
 from .core import Wrong, register, _close, _shape, _tensor
 from ..layers import GatedBlock, VerticalConv2d
+from ..layers import vertical_conv2d as vertical_reference
+from .ch01_masks import _dependencies
 from ..masks import MaskedConv2d
 
 
@@ -155,3 +157,49 @@ def check_gated_block(block_class):
                     "(first=False: later layers include their own row) and the link must read v_feat = v_conv(v)")
     raise Wrong("the outputs differ from pixelcourse.GatedBlock with your weights: v_out = gate(v_feat), "
                 "h_out = h + h_out(gate(h_conv(h) + v_to_h(v_feat))) with v_feat = v_conv(v)")
+
+
+# --------------------------------------------------------------------------- 04 the vertical stack's convolution
+
+
+def _vertical_example(fn):
+    return fn(torch.zeros(1, 1, 5, 5), torch.zeros(1, 1, 3, 3), None, True)
+
+
+def _test_vertical(vertical_conv2d, k: int, first: bool, bias: bool) -> None:
+    where = f"with a {k}×{k} kernel and first={first}"
+    x, weight = torch.randn(2, 2, 6, 7), torch.randn(3, 2, k, k)  # (B, in, H, W), (out, in, k, k)
+    b = torch.randn(3) if bias else None
+    kept = weight.clone()
+    out = _tensor(vertical_conv2d(x, weight, b, first), "vertical_conv2d(x, weight, bias, first)")
+    if not torch.equal(weight, kept):
+        raise Wrong("you changed the weight in place: multiply it by the mask into a new tensor")
+    if not out.is_floating_point():
+        raise Wrong(f"the result must be a float tensor, got {out.dtype}")
+    _shape(out, (2, 3, 6, 7), f"{where}, the output for x of shape (2, 2, 6, 7) (pad by k // 2 to keep H and W)")
+    depends = _dependencies(vertical_conv2d, weight, b, first, 6, 7)  # (H, W, H, W)
+    rows = torch.arange(6)
+    out_row, in_row = rows[:, None, None, None], rows[None, None, :, None]
+    if (depends & (in_row > out_row)).any():
+        raise Wrong(f"{where}: the output at row i depends on rows below it: zero every row of the kernel below the centre")
+    own = depends & (in_row == out_row)
+    if first and own.any():
+        raise Wrong(f"{where}: the output at row i depends on row i itself: the first layer must hide the whole "
+                    "centre row, so that the vertical stack knows only rows above")
+    want = vertical_reference(x, weight, b, first)
+    if not first and not torch.equal(own, _dependencies(vertical_reference, weight, b, first, 6, 7) & (in_row == out_row)):
+        raise Wrong(f"{where}: the output does not see its own row in full: a later vertical layer reads the whole "
+                    "centre row of its input (those features hold only rows above), not only its left part")
+    if not _close(out, want, 1e-4):
+        if b is not None and _close(out + b[None, :, None, None], want, 1e-4):
+            raise Wrong("the bias is missing: pass it on to the convolution")
+        raise Wrong(f"{where}: the output differs from a convolution with the rows above the centre kept "
+                    f"({'without' if first else 'with'} the centre row), padded by k // 2")
+
+
+@register("check_vertical_conv", "The vertical stack's convolution", "04", example=_vertical_example)
+def check_vertical_conv(vertical_conv2d):
+    for k in (3, 5, 7):
+        for first in (True, False):
+            _test_vertical(vertical_conv2d, k, first, bias=True)
+    _test_vertical(vertical_conv2d, 3, False, bias=False)

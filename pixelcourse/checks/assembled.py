@@ -1,11 +1,16 @@
-"""Checks of notebook 02: a PixelCNN assembled from the learner's own parts."""
+"""Checks of whole models assembled from the learner's own parts: the PixelCNN (02) and the Gated PixelCNN (04).
+
+Both contracts share the input scaling, the logits layout, causality by gradients, the ReLUs of the head and
+the comparison with the package's model on the learner's weights; each model names its own parts.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from ..models import PixelCNN, PixelCNNConfig
+from ..models import GatedPixelCNN, PixelCNN, PixelCNNConfig
+from ..plots import blind_spot
 from .core import Wrong, register, _close, _first_line
 
 # Every argument the contract names is varied: levels, hidden, layers, input_kernel, kernel_size, and the image size.
@@ -17,12 +22,16 @@ CONFIGS = [
 ]
 
 
-def _config(**fields) -> PixelCNNConfig:
-    return PixelCNNConfig(arch="pixelcnn", channels=1, dataset="mnist", **fields)
+def _config(arch: str = "pixelcnn", **fields) -> PixelCNNConfig:
+    return PixelCNNConfig(arch=arch, channels=1, dataset="mnist", **fields)
 
 
 def _pixelcnn_example(cls):
     return cls(_config(**CONFIGS[0]))
+
+
+def _gated_example(cls):
+    return cls(_config("gated", **CONFIGS[0]))
 
 
 def _head_inputs(model: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
@@ -47,11 +56,10 @@ def _dependencies(model: nn.Module, c: PixelCNNConfig) -> torch.Tensor:
     x = torch.randint(0, c.levels, (n, 1, c.height, c.width), generator=torch.Generator().manual_seed(3))
     leaf = {}
 
-    def grab(_, args):  # only the first convolution that runs: the input layer
+    def grab(_, args):  # the input layer(s): every convolution that reads what the first one read
         if "x" not in leaf:
-            leaf["x"] = args[0].detach().requires_grad_(True)
-            return (leaf["x"],)
-        return None
+            leaf["input"], leaf["x"] = args[0], args[0].detach().requires_grad_(True)
+        return (leaf["x"],) if args[0] is leaf["input"] else None
 
     hooks = [m.register_forward_pre_hook(grab) for m in model.modules() if isinstance(m, nn.Conv2d)]
     try:
@@ -111,6 +119,18 @@ def _check_causal(model, c: PixelCNNConfig, where: str) -> torch.Tensor:
 def _check_reach(depends: torch.Tensor, reference, c: PixelCNNConfig, where: str) -> None:
     """The field of the reference with the learner's weights: the same, unless a block is skipped or too small."""
     allowed = _dependencies(reference, c)
+    if c.arch == "gated" and not torch.equal(depends, allowed):
+        missing = allowed & ~depends  # (H, W, H, W)
+        rows = torch.arange(c.height)
+        same_row = (rows[:, None, None, None] == rows[None, None, :, None]).expand_as(missing)
+        if (missing & same_row).any():
+            raise Wrong(f"{where}: the logits miss earlier pixels of their own row: the horizontal stack (h_in, then "
+                        "every block's h) is what the head must read")
+        wedge = torch.stack([blind_spot(c.height, c.width, i, j, c.input_kernel)
+                             for i in range(c.height) for j in range(c.width)]).view_as(missing)
+        if (missing & wedge).any():
+            raise Wrong(f"{where}: your model has the blind spot of notebook 01: pixels up and to the right are never "
+                        "seen. The vertical stack must run through every block and reach the horizontal one")
     if not torch.equal(depends, allowed):
         raise Wrong(f"{where}: the logits see fewer earlier pixels than an input layer of kernel "
                     f"{c.input_kernel} and {c.layers} blocks of kernel {c.kernel_size} reach: are all the blocks "
@@ -132,7 +152,8 @@ def _check_same_as_reference(model, reference, x, depends, c: PixelCNNConfig, wh
     if set(state) != set(reference.state_dict()):
         extra = sorted(set(state) - set(reference.state_dict()))[:3]
         missing = sorted(set(reference.state_dict()) - set(state))[:3]
-        raise Wrong(f"{where}: the weights are not named as the contract says (input_conv, blocks, head); "
+        names = "v_in, h_in, blocks, head" if c.arch == "gated" else "input_conv, blocks, head"
+        raise Wrong(f"{where}: the weights are not named as the contract says ({names}); "
                     f"unexpected {extra}, missing {missing}")
     try:
         reference.load_state_dict(state)
@@ -148,27 +169,41 @@ def _check_same_as_reference(model, reference, x, depends, c: PixelCNNConfig, wh
             if _close(got, reference.logits_from_features(feats), 1e-4):
                 raise Wrong(f"{where}: the first layer reads {what}; scale the levels to [-1, 1] first: "
                             "2 * x / (levels - 1) - 1")
+    if c.arch == "gated":
+        raise Wrong(f"{where}: the logits differ from the contract's Gated PixelCNN with your weights: v_in and h_in "
+                    "on the scaled image, every block in turn on (v, h), then the head on h")
     raise Wrong(f"{where}: the logits differ from the contract's PixelCNN with your weights: input layer, then "
                 "every block in turn, then ReLU, 1x1, ReLU, 1x1")
 
 
-@register("check_pixelcnn", "Your PixelCNN", "02", example=_pixelcnn_example)
-def check_pixelcnn(model_class):
+def _check_model(model_class, arch: str) -> None:
+    reference_class, name = (GatedPixelCNN, "MyGatedPixelCNN") if arch == "gated" else (PixelCNN, "MyPixelCNN")
     for fields in CONFIGS:
-        c = _config(**fields)
+        c = _config(arch, **fields)
         where = ", ".join(f"{k}={v}" for k, v in fields.items())
         torch.manual_seed(0)
         model = model_class(c)
         if not isinstance(model, nn.Module):
-            raise Wrong(f"MyPixelCNN(config) must be an nn.Module, got {type(model).__name__}")
+            raise Wrong(f"{name}(config) must be an nn.Module, got {type(model).__name__}")
         if getattr(model, "config", None) != c:
             raise Wrong("keep the config as model.config: the training loop and the checkpoints read it")
-        reference = PixelCNN(c)
+        reference = reference_class(c)
         x = _check_output(model, c, where)
         depends = _check_causal(model, c, where)
         _check_head(model, x, where)
         mine, want = sum(p.numel() for p in model.parameters()), sum(p.numel() for p in reference.parameters())
         if mine != want:
-            raise Wrong(f"{where}: {mine:,} parameters where the contract's model has {want:,}: the input layer maps 1 "
-                        f"channel to hidden, {c.layers} blocks, a head of 1x1 hidden -> hidden and hidden -> levels")
+            parts = ("v_in and h_in map 1 channel to hidden" if arch == "gated" else "the input layer maps 1 channel to hidden")
+            raise Wrong(f"{where}: {mine:,} parameters where the contract's model has {want:,}: {parts}, {c.layers} "
+                        "blocks, a head of 1x1 hidden -> hidden and hidden -> levels")
         _check_same_as_reference(model, reference, x, depends, c, where)
+
+
+@register("check_pixelcnn", "Your PixelCNN", "02", example=_pixelcnn_example)
+def check_pixelcnn(model_class):
+    _check_model(model_class, "pixelcnn")
+
+
+@register("check_gated_pixelcnn", "Your Gated PixelCNN", "04", example=_gated_example)
+def check_gated_pixelcnn(model_class):
+    _check_model(model_class, "gated")
