@@ -73,10 +73,10 @@ def mixture_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=8)
-def _bin_edges(levels: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _bin_edges(levels: int, device: torch.device):
     """Constants of ``mixture_step_logits``, float64: every level's (upper, lower) bin edge on [-1, 1]
     as (2, levels, 1), the outer edges at +-inf; the signs (2, 1, 1) that turn the lower edge into
-    sigmoid(-lower); and which levels are the two outer ones, (levels,) bool."""
+    sigmoid(-lower); which levels are the two outer ones, (levels,) bool; and minus a bin's width."""
     half = 1.0 / (levels - 1)
     centre = torch.arange(levels, dtype=torch.float64, device=device) * (2.0 * half) - 1.0  # (levels,)
     upper, lower = centre + half, centre - half
@@ -85,7 +85,7 @@ def _bin_edges(levels: int, device: torch.device) -> tuple[torch.Tensor, torch.T
     sign = torch.tensor([1.0, -1.0], dtype=torch.float64, device=device).view(2, 1, 1)
     outer = torch.zeros(levels, dtype=torch.bool, device=device)
     outer[0] = outer[-1] = True
-    return edges, sign, outer
+    return edges, sign, outer, -2.0 * half
 
 
 def mixture_step_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
@@ -99,12 +99,13 @@ def mixture_step_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
     so it goes into the mixture weights, and one batched matmul sums the components.
     Probabilities below 1e-300 (logits below -690, which no sampler can draw) are floored there.
     """
-    log_weights, means, log_scales = split_mixture(raw.double(), raw.shape[1] // 3)  # (N, K) each
-    inv_scale = torch.exp(log_scales.neg_())  # (N, K)
-    edges, sign, outer = _bin_edges(levels, raw.device)
-    both = (edges - means[:, None, None]).mul_(inv_scale[:, None, None] * sign).sigmoid_()  # (N, 2, levels, K)
-    weights = torch.exp(log_weights)  # (N, K)
-    inner = weights * torch.expm1(inv_scale * (-2.0 / (levels - 1))).neg_()  # (N, K): times 1 - exp(lower - upper)
+    k = raw.shape[1] // 3
+    x = raw.double()  # (N, 3K): mixture logits, means, log scales
+    weights = torch.softmax(x[:, :k], dim=1)  # (N, K)
+    inv_scale = x[:, 2 * k :].clamp(-7.0, 7.0).neg_().exp_()  # (N, K)
+    edges, sign, outer, minus_width = _bin_edges(levels, raw.device)
+    both = (edges - x[:, None, None, k : 2 * k]).mul_(inv_scale[:, None, None] * sign).sigmoid_()  # (N, 2, levels, K)
+    inner = torch.expm1(inv_scale * minus_width).mul_(weights).neg_()  # (N, K): times 1 - exp(lower - upper)
     per_bin = torch.bmm(both[:, 0].mul_(both[:, 1]), torch.stack([inner, weights], 2))  # (N, levels, 2)
     probs = torch.where(outer, per_bin[..., 1], per_bin[..., 0])  # (N, levels)
     return probs.clamp_min_(1e-300).log_().to(raw.dtype)

@@ -30,45 +30,40 @@ from typing import NamedTuple
 
 import torch
 
-from ..layers import gated_activation
+import torch.nn.functional as F
+
 from ..models import AutoregressiveModel, GatedPixelCNN, PixelCNN
-from .rows import RowBuffer, conv_rows, masked_weight, as_matrix, row_taps, with_ones
+from .rows import RowBuffer, StackedRows, as_matrix, conv_rows, masked_weight, row_taps, top_rows, with_bias, with_ones
 
 
 class ResidualRows(NamedTuple):
-    """The cached state of one residual block of a ``PixelCNN``.
+    """The per-step state of one residual block of a ``PixelCNN`` (its k x k rows live in ``StackedRows``).
 
-    reduce (1x1) -> k x k masked conv -> expand (1x1) + residual; only the k x k
-    convolution needs rows: ``buf`` holds its input rows, ``rows`` (N, W, half)
-    the rows-above part (plus bias) at every position of the current row.
+    reduce (1x1) -> k x k masked conv -> expand (1x1) + residual. The 1x1 convolutions
+    take their bias from an extra input column: a column of ones, or the one-hot class
+    when the block has a class bias (its rows then hold bias + class term).
     """
 
-    buf: RowBuffer  # input rows of the k x k convolution
-    w_conv: torch.Tensor  # (half, half, k, k) masked weight
-    b_conv: torch.Tensor  # (half,)
-    rows: torch.Tensor  # (N, W, half): rows-above part + bias
-    above: list  # rows[:, j] per position j: (N, half) views
-    taps: torch.Tensor  # ((k//2 + 1) * half, half): centre-row taps as a matrix
-    w_reduce: torch.Tensor  # (hidden, half)
-    b_reduce: torch.Tensor  # (N, half): bias plus the class term
-    u: torch.Tensor  # (N, half): the k x k convolution's output at this position
-    u_ones: torch.Tensor  # (N, half + 1): u with a ones column, the expand's bias row
+    h_in: torch.Tensor  # (N, hidden + e): relu of the block's input, then the bias columns
+    h_relu: torch.Tensor  # (N, hidden) view of h_in, written at every step
+    w_reduce: torch.Tensor  # (hidden + e, half): reduce with its bias (and class terms) as the last rows
+    u_ones: torch.Tensor  # (N, half + 1): the k x k convolution's output u, then a ones column
+    u: torch.Tensor  # (N, half) view of u_ones
     w_expand: torch.Tensor  # (half + 1, hidden): expand with its bias as the last row
 
     @classmethod
-    def of(cls, block, n: int, width: int, p: int, y: torch.Tensor | None, like: torch.Tensor) -> "ResidualRows":
-        half = block.reduce.out_channels
-        rows = like.new_zeros(n, width, half)
-        b_reduce = block.reduce.bias.expand(n, half)
-        if block.class_bias is not None:
-            b_reduce = b_reduce + block.class_bias(y)  # (N, half)
+    def of(cls, block, n: int, y: torch.Tensor | None, like: torch.Tensor) -> "ResidualRows":
+        hidden, half = block.reduce.in_channels, block.reduce.out_channels
+        w_reduce = as_matrix(block.reduce)  # (hidden, half)
+        if block.class_bias is None:
+            h_in, h_relu = with_ones(n, hidden, like)
+            w_reduce = with_bias(w_reduce, block.reduce.bias)
+        else:  # the one-hot class picks the row bias + class term
+            h_in = torch.cat([like.new_zeros(n, hidden), F.one_hot(y, block.class_bias.num_embeddings).to(like)], 1)
+            h_relu = h_in[:, :hidden]
+            w_reduce = torch.cat([w_reduce, block.reduce.bias + block.class_bias.weight]).contiguous()
         u_ones, u = with_ones(n, half, like)
-        w_conv = masked_weight(block.conv)
-        return cls(
-            RowBuffer(n, half, width, p, p, like), w_conv, block.conv.bias, rows, list(rows.unbind(1)),
-            row_taps(w_conv), as_matrix(block.reduce), b_reduce.contiguous(), u, u_ones,
-            as_matrix(block.expand, with_bias=True),
-        )  # fmt: skip
+        return cls(h_in, h_relu, w_reduce, u_ones, u, as_matrix(block.expand, with_bias=True))
 
 
 class PixelCNNCache:
@@ -76,82 +71,98 @@ class PixelCNNCache:
 
     ``start_row(xrow)`` computes the rows-above part of each of these layers;
     ``pixel(j)`` returns the last features (N, hidden) at position j of the
-    current row and caches what later positions need. The 1x1 convolutions
-    need no cache.
+    current row (a buffer that the next call overwrites) and caches what later
+    positions need. The 1x1 convolutions need no cache.
     """
 
     def __init__(self, model: PixelCNN, batch: int, y: torch.Tensor | None):
         c = model.config
         like, n, width = model.input_conv.weight, batch, c.width
-        pin, p = c.input_kernel // 2, c.kernel_size // 2
+        pin = c.input_kernel // 2
         self.x = RowBuffer(n, c.channels, width, pin, pin, like)  # the input image rows
-        self.w_in, self.b_in = masked_weight(model.input_conv), model.input_conv.bias
+        w_in = masked_weight(model.input_conv)
+        self.w_in, self.b_in = top_rows(w_in, pin), model.input_conv.bias
         self.in_rows = like.new_zeros(n, width, c.hidden)  # (N, W, hidden): rows-above part + bias
         self.in_above = list(self.in_rows.unbind(1))
-        self.in_taps = row_taps(self.w_in)
-
-        self.blocks = [ResidualRows.of(block, n, width, p, y, like) for block in model.blocks]
+        self.in_taps = row_taps(w_in)
+        self.h = like.new_zeros(n, c.hidden)  # (N, hidden): the residual stream at the current position
+        self.conv = StackedRows([block.conv for block in model.blocks], n, width, like)
+        self.blocks = [ResidualRows.of(block, n, y, like) for block in model.blocks]
 
     def start_row(self, xrow: torch.Tensor) -> None:
         """xrow: normalised input row (N, C, W) with the known values (the others at level 0)."""
         self.x.set_row(xrow)
         self.x.row_conv(self.w_in, self.b_in, self.in_rows)
-        for b in self.blocks:
-            b.buf.row_conv(b.w_conv, b.b_conv, b.rows)
+        self.conv.start_row()
 
     def pixel(self, j: int) -> torch.Tensor:
-        h = torch.addmm(self.in_above[j], self.x.window[j], self.in_taps)  # (N, hidden)
-        for b in self.blocks:
-            torch.addmm(b.b_reduce, torch.relu(h), b.w_reduce, out=b.buf.at[j]).relu_()  # (N, half), cached
-            torch.addmm(b.above[j], b.buf.window[j], b.taps, out=b.u).relu_()  # (N, half): the k x k conv
-            h = torch.addmm(h, b.u_ones, b.w_expand)  # (N, hidden): residual + expand (bias in the ones column)
+        h, conv = self.h, self.conv
+        torch.addmm(self.in_above[j], self.x.window[j], self.in_taps, out=h)  # (N, hidden)
+        for l, b in enumerate(self.blocks):
+            torch.clamp_min(h, 0, out=b.h_relu)
+            torch.mm(b.h_in, b.w_reduce, out=conv.at[l][j]).relu_()  # (N, half): the k x k conv's input, cached
+            torch.addmm(conv.above_at[l][j], conv.window[l][j], conv.taps[l], out=b.u).relu_()  # (N, half)
+            h.addmm_(b.u_ones, b.w_expand)  # (N, hidden): residual + expand (bias in the ones column)
         return h
 
     def full_row(self) -> None:
         """Every position of a row that every image knows, layer by layer like a convolution."""
         h = torch.matmul(self.x.windows(), self.in_taps).add_(self.in_rows)  # (N, W, hidden)
-        for b in self.blocks:
-            u = b.buf.row()  # (N, W, half): the k x k convolution's input, cached
-            u.copy_(torch.matmul(torch.relu(h), b.w_reduce).add_(b.b_reduce[:, None])).relu_()
-            u = torch.matmul(b.buf.windows(), b.taps).add_(b.rows).relu_()  # (N, W, half)
+        hidden = h.shape[2]
+        for l, b in enumerate(self.blocks):
+            reduce = torch.matmul(torch.relu(h), b.w_reduce[:hidden])  # (N, W, half)
+            bias = b.h_in[:, hidden:] @ b.w_reduce[hidden:]  # (N, half): bias (and class term) per image
+            self.conv.row(l).copy_(reduce.add_(bias[:, None])).relu_()  # the k x k convolution's input, cached
+            u = torch.matmul(self.conv.windows(l), self.conv.taps[l]).add_(self.conv.rows[l]).relu_()  # (N, W, half)
             h = torch.matmul(u, b.w_expand[:-1]).add_(b.w_expand[-1]).add_(h)  # (N, W, hidden)
 
     def next_row(self) -> None:
         self.x.next_row()
-        for b in self.blocks:
-            b.buf.next_row()
+        self.conv.next_row()
 
     def tensors(self) -> list[torch.Tensor]:
-        out = self.x.tensors() + [self.in_rows]
+        out = self.x.tensors() + [self.in_rows, self.h] + self.conv.tensors()
         for b in self.blocks:
-            out += b.buf.tensors() + [b.rows, b.u_ones]
+            out += [b.h_in, b.u_ones]
         return out
+
+
+def gate_scale(two_h: int, like: torch.Tensor) -> torch.Tensor:
+    """(2h,): 2 on the tanh half, 1 on the sigmoid half, see ``HorizontalRows``."""
+    scale = like.new_ones(two_h)
+    scale[: two_h // 2] = 2.0
+    return scale
 
 
 class VerticalRows(NamedTuple):
     """One gated block's vertical stack, run once per row, and its link into the horizontal stack."""
 
-    w_conv: torch.Tensor  # (2h, h, k//2 + 1, k) masked weight of v_conv
+    w_conv: torch.Tensor  # (2h, h, k//2 + 1, k) masked top rows of v_conv
     b_conv: torch.Tensor  # (2h,)
     v_class: torch.Tensor | None  # (N, 2h, 1): the class term of the vertical stack
-    w_link: torch.Tensor  # (2h, 2h): v_to_h as a matrix
-    h_bias: torch.Tensor  # (N * W, 2h): h_conv's and v_to_h's biases plus the class term, per position
+    w_link: torch.Tensor  # (2h, 2h): v_to_h as a matrix, tanh half doubled
+    h_bias: torch.Tensor  # (N * W, 2h): h_conv's and v_to_h's biases plus the class term, per position, tanh half doubled
     h_rows: torch.Tensor  # (N * W, 2h) view of the per-position bias the horizontal stack reads
 
 
 class HorizontalRows(NamedTuple):
-    """One gated block's horizontal stack at one position: 1 x k conv + link, gate, 1x1 out + residual."""
+    """One gated block's horizontal stack at one position: 1 x k conv + link, gate, 1x1 out + residual.
+
+    The gate tanh(a) * sigmoid(b) is computed as 2 sigmoid(2a) sigmoid(b) - sigmoid(b)
+    (tanh(a) = 2 sigmoid(2a) - 1): the weights of the tanh half are doubled once, one
+    sigmoid covers both halves, and h_out's matrix [2 W; -W; bias] takes the rest,
+    so a step needs one sigmoid and one product instead of tanh, sigmoid and product.
+    """
 
     rows: list  # per position j: (N, 2h) link + biases from the vertical stack
     window: list  # per position j: (N, (k//2 + 1) * h) taps of the block's input row
-    taps: torch.Tensor  # ((k//2 + 1) * h, 2h): h_conv's centre-row taps as a matrix
-    feat: torch.Tensor  # (N, 2h): the gate's input at this position
-    a: torch.Tensor  # feat[:, :h], the tanh half
-    b: torch.Tensor  # feat[:, h:], the sigmoid half
-    g: torch.Tensor  # (N, h): the gate's output, a view into g_ones
-    g_ones: torch.Tensor  # (N, h + 1): g with a ones column for h_out's bias
+    taps: torch.Tensor  # ((k//2 + 1) * h, 2h): h_conv's centre-row taps as a matrix, tanh half doubled
+    z: torch.Tensor  # (N, 2h + 1): [sigmoid(2a) sigmoid(b), sigmoid(b), 1], the input of h_out
+    feat: torch.Tensor  # z[:, :2h]: (2a, b), the gate's input at this position, then its sigmoid
+    sa: torch.Tensor  # z[:, :h]
+    sb: torch.Tensor  # z[:, h : 2h]
     h_at: list  # per position j: (N, h) the block's input (the residual)
-    w_out: torch.Tensor  # (h + 1, h): h_out with its bias as the last row
+    w_out: torch.Tensor  # (2h + 1, h): [2 W; -W; bias] of h_out
     out_at: list  # per position j: (N, h) the block's output, cached for later taps
 
 
@@ -172,7 +183,7 @@ class GatedCache:
         self.p = p
         # Input rows: the rows above feed v_in (first=True hides the current row), the current row h_in.
         self.x = RowBuffer(n, c.channels, width, pin, pin, like)
-        self.w_v_in, self.b_v_in = masked_weight(model.v_in), model.v_in.bias
+        self.w_v_in, self.b_v_in = top_rows(masked_weight(model.v_in), pin), model.v_in.bias
         self.in_taps = row_taps(masked_weight(model.h_in))
         self.in_bias = model.h_in.bias.expand(n, hid).contiguous()
         # Vertical stack: rows i - k//2 ... i of the input of every block's v_conv, channel first.
@@ -189,24 +200,27 @@ class GatedCache:
     @staticmethod
     def _vertical(block, h_rows, y, n: int, width: int) -> VerticalRows:
         two_h = h_rows.shape[2]
+        scale = gate_scale(two_h, h_rows)
         v_class = block.v_class(y)[:, :, None] if block.v_class is not None else None  # (N, 2h, 1)
         h_bias = (block.h_conv.bias + block.v_to_h.bias).expand(n, two_h)  # (N, 2h)
         if block.h_class is not None:
             h_bias = h_bias + block.h_class(y)
-        h_bias = h_bias[:, None].expand(n, width, two_h).reshape(n * width, two_h)  # (N * W, 2h)
+        h_bias = (h_bias * scale)[:, None].expand(n, width, two_h).reshape(n * width, two_h)  # (N * W, 2h)
+        w_conv = top_rows(masked_weight(block.v_conv), block.v_conv.kernel_size[0] // 2 + 1)
         return VerticalRows(
-            masked_weight(block.v_conv), block.v_conv.bias, v_class, as_matrix(block.v_to_h), h_bias,
-            h_rows.view(n * width, two_h),
+            w_conv, block.v_conv.bias, v_class, as_matrix(block.v_to_h) * scale, h_bias, h_rows.view(n * width, two_h),
         )  # fmt: skip
 
     @staticmethod
     def _horizontal(block, h_rows, inp: RowBuffer, out: RowBuffer, n: int, like) -> HorizontalRows:
         hid = h_rows.shape[2] // 2
-        feat = like.new_zeros(n, 2 * hid)
-        g_ones, g = with_ones(n, hid, like)
+        z = like.new_ones(n, 2 * hid + 1)
+        w = as_matrix(block.h_out)  # (h, h)
+        w_out = torch.cat([2 * w, -w, block.h_out.bias[None]]).contiguous()  # (2h + 1, h)
+        taps = row_taps(masked_weight(block.h_conv)) * gate_scale(2 * hid, like)
         return HorizontalRows(
-            list(h_rows.unbind(1)), inp.window, row_taps(masked_weight(block.h_conv)), feat, feat[:, :hid],
-            feat[:, hid:], g, g_ones, inp.at, as_matrix(block.h_out, with_bias=True), out.at,
+            list(h_rows.unbind(1)), inp.window, taps, z, z[:, : 2 * hid], z[:, :hid], z[:, hid : 2 * hid],
+            inp.at, w_out, out.at,
         )  # fmt: skip
 
     def start_row(self, xrow: torch.Tensor) -> None:
@@ -229,9 +243,9 @@ class GatedCache:
     def pixel(self, j: int) -> torch.Tensor:
         h = torch.addmm(self.in_bias, self.x.window[j], self.in_taps, out=self.h[0].at[j])  # (N, hidden)
         for b in self.blocks:
-            torch.addmm(b.rows[j], b.window[j], b.taps, out=b.feat)  # (N, 2h): h_conv + link + biases
-            torch.tanh(b.a, out=b.g).mul_(b.b.sigmoid_())  # (N, h): gated activation
-            h = torch.addmm(b.h_at[j], b.g_ones, b.w_out, out=b.out_at[j])  # (N, h): residual + h_out
+            torch.addmm(b.rows[j], b.window[j], b.taps, out=b.feat).sigmoid_()  # (N, 2h): h_conv + link + biases
+            b.sa.mul_(b.sb)
+            h = torch.addmm(b.h_at[j], b.z, b.w_out, out=b.out_at[j])  # (N, h): residual + h_out of the gate
         return h
 
     def full_row(self) -> None:
@@ -239,9 +253,10 @@ class GatedCache:
         h = torch.matmul(self.x.windows(), self.in_taps).add_(self.in_bias[:, None])  # (N, W, hidden)
         self.h[0].row().copy_(h)
         for l, b in enumerate(self.blocks):
-            feat = torch.matmul(self.h[l].windows(), b.taps).add_(self.h_rows[l])  # (N, W, 2h)
-            g = gated_activation(feat.transpose(1, 2)).transpose(1, 2)  # (N, W, h)
-            h = torch.matmul(g, b.w_out[:-1]).add_(b.w_out[-1]).add_(h)  # (N, W, h)
+            s = torch.matmul(self.h[l].windows(), b.taps).add_(self.h_rows[l]).sigmoid_()  # (N, W, 2h)
+            hid = s.shape[2] // 2
+            s[..., :hid].mul_(s[..., hid:])
+            h = torch.matmul(s, b.w_out[:-1]).add_(b.w_out[-1]).add_(h)  # (N, W, h)
             self.h[l + 1].row().copy_(h)
 
     def next_row(self) -> None:
@@ -253,7 +268,7 @@ class GatedCache:
     def tensors(self) -> list[torch.Tensor]:
         out = self.x.tensors() + self.v + self.h_rows
         for b in self.blocks:
-            out += [b.feat, b.g_ones]
+            out.append(b.z)
         for buf in self.h:
             out += buf.tensors()
         return out

@@ -68,14 +68,15 @@ def fill_rows(
     At every sub-pixel (i, j, c) that some image does not know, ``choose(logits, c)``
     gets the logits (N, levels) of that sub-pixel given everything before it and
     returns the levels (N,); images that know the value keep it. Runs with one
-    thread in inference mode; callback(row, x) runs after every finished row.
+    thread in inference mode, autocast off; callback(row, x) runs after every finished row.
     """
     threads = torch.get_num_threads()
     # Every step is a chain of tiny matmuls: waking a second thread costs more than it saves,
     # and on a shared machine a waiting thread can stall each operation for milliseconds.
     torch.set_num_threads(1)
     try:
-        with torch.inference_mode():
+        # float32 throughout, like the model's head; one guard for the walk instead of one per step
+        with torch.inference_mode(), torch.autocast(x.device.type, enabled=False):
             walk = _Walk(model, x, known, y, cache)
             for i in range(model.config.height):
                 walk.row(i, choose)
@@ -98,7 +99,7 @@ class _Walk:
         n, C, width = x.shape[0], c.channels, c.width
         self.x, self.known = x, known
         self.cache = make_cache(model, n, y) if cache is None else cache
-        self.head = Head(model)
+        self.head = Head(model, n)
         self.table = model.normalise(torch.arange(c.levels, device=x.device))  # (levels,): level -> input
         self.values = x.new_zeros(n, C, width)  # (N, C, W) long: the current row
         self.unknown = known.new_zeros(n, C, width)  # (N, C, W) bool

@@ -1,13 +1,13 @@
 """Row buffers (notebook 06): the cached input rows of one masked convolution, and its weights as matrices.
 
-The caches of ``caches.py`` are built from these pieces.
+The caches of ``caches.py`` are built from these pieces. Every weight is masked, sliced and
+laid out once per sampling call, never per step.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
 
 
 def masked_weight(conv) -> torch.Tensor:
@@ -39,23 +39,32 @@ def as_matrix(conv1x1, with_bias: bool = False) -> torch.Tensor:
     return matrix.contiguous()
 
 
+def top_rows(weight: torch.Tensor, rows: int) -> torch.Tensor:
+    """The top ``rows`` kernel rows of ``weight`` (out, in, kh, kw), contiguous: (out, in, rows, kw)."""
+    return weight[:, :, :rows].contiguous()
+
+
 def conv_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, width: int) -> torch.Tensor:
-    """The top kernel rows of ``weight`` (out, in, kh, kw) applied to ``rows`` (N, in, r, pad + W + pad): (N, out, W).
+    """Kernel rows ``weight`` (out, in, r, kw) (see ``top_rows``) applied to ``rows`` (N, in, r, pad + W + pad): (N, out, W).
 
     ``rows`` holds the r input rows that those kernel rows see, so the result
     is one output row. With no rows (a 1 x k kernel) only the bias is left.
     """
-    r = rows.shape[2]
-    if r == 0:
+    if rows.shape[2] == 0:
         out = weight.new_zeros(rows.shape[0], weight.shape[0], width)
         return out if bias is None else out + bias[:, None]
-    return F.conv2d(rows, weight[:, :, :r], bias)[:, :, 0]
+    return F.conv2d(rows, weight, bias)[:, :, 0]
 
 
 def with_ones(batch: int, channels: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """A buffer (N, channels + 1) whose last column is 1, and a view of its first ``channels`` columns."""
     buffer = like.new_ones(batch, channels + 1)
     return buffer, buffer[:, :channels]
+
+
+def with_bias(matrix: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """(in, out) and bias (out,) -> (in + 1, out): ``[x, 1] @ result`` is ``x @ matrix + bias``."""
+    return torch.cat([matrix, bias[None]]).contiguous()
 
 
 class RowBuffer:
@@ -91,7 +100,10 @@ class RowBuffer:
         self.row().copy_(row.transpose(1, 2))
 
     def row_conv(self, weight: torch.Tensor, bias: torch.Tensor | None, out: torch.Tensor) -> None:
-        """The rows-above part (plus bias) of a full kernel (out, in, kh, kw) at every position: out (N, W, out)."""
+        """The rows-above part (plus bias) of a kernel at every position: out (N, W, out).
+
+        weight: the kernel's top rows (out, in, rows_above, kw), from ``top_rows``.
+        """
         out.copy_(conv_rows(self.above, weight, bias, self.width).transpose(1, 2))
 
     def next_row(self) -> None:
@@ -104,3 +116,60 @@ class RowBuffer:
 
     def tensors(self) -> list[torch.Tensor]:
         return [self.above, self.cur]
+
+
+class StackedRows:
+    """The k x k convolutions' input rows of all L residual blocks, in one tensor per kind.
+
+    The rows above are final when a row starts, so one batched matmul gives every
+    block's rows-above part at every position of the row (``start_row``), instead of
+    one convolution per block. Channel last: ``cur`` (L, N, pad + W + pad, channels)
+    is the current row, ``above`` (L, N, pad, pad + W + pad, channels) the rows above,
+    ``rows`` (L, N, W, out) the rows-above part plus bias. Per block l and position j:
+    ``at[l][j]`` (N, channels), ``window[l][j]`` (N, (pad + 1) * channels) and
+    ``above_at[l][j]`` (N, out) are views.
+    """
+
+    def __init__(self, convs, batch: int, width: int, like: torch.Tensor):
+        k = convs[0].kernel_size[0]
+        p, channels, out = k // 2, convs[0].in_channels, convs[0].out_channels
+        self.pad, self.width, self.kernel = p, width, k
+        n, blocks = batch, len(convs)
+        self.cur = like.new_zeros(blocks, n, width + 2 * p, channels)
+        self.above = like.new_zeros(blocks, n, p, width + 2 * p, channels)
+        self.rows = like.new_zeros(blocks, n, width, out)
+        weights = [masked_weight(conv) for conv in convs]
+        # (L, p * k * in, out), rows ordered (kernel row, tap, in channel) like the unfolded rows above
+        self.w_rows = torch.stack([w[:, :, :p].permute(2, 3, 1, 0).reshape(-1, out) for w in weights])
+        self.b_rows = torch.stack([conv.bias for conv in convs])[:, None]  # (L, 1, out)
+        self.taps = [row_taps(w) for w in weights]  # ((p + 1) * in, out) per block
+        self.at = [[self.cur[l, :, p + j] for j in range(width)] for l in range(blocks)]
+        self.window = [[self.cur[l, :, j : j + p + 1].reshape(n, -1) for j in range(width)] for l in range(blocks)]
+        self.above_at = [list(self.rows[l].unbind(1)) for l in range(blocks)]
+
+    def start_row(self) -> None:
+        """Every block's rows-above part (plus bias) at every position of the current row: ``rows``."""
+        blocks, n, p, width = self.above.shape[0], self.above.shape[1], self.pad, self.width
+        taps = self.above.unfold(3, self.kernel, 1)  # (L, N, p, W, channels, k)
+        cols = taps.permute(0, 1, 3, 2, 5, 4).reshape(blocks, n * width, -1)  # (L, N * W, p * k * channels)
+        torch.baddbmm(self.b_rows, cols, self.w_rows, out=self.rows.view(blocks, n * width, -1))
+
+    def windows(self, l: int) -> torch.Tensor:
+        """Block l's windows at every position at once: (N, W, (pad + 1) * channels)."""
+        cur = self.cur[l]
+        taps = cur.unfold(1, self.pad + 1, 1)[:, : self.width]  # (N, W, channels, pad + 1)
+        return taps.transpose(2, 3).reshape(cur.shape[0], self.width, -1)
+
+    def row(self, l: int) -> torch.Tensor:
+        """Block l's current row without padding: a (N, W, channels) view."""
+        return self.cur[l, :, self.pad : self.pad + self.width]
+
+    def next_row(self) -> None:
+        """Every block's current row becomes its last row above; the oldest is dropped."""
+        for r in range(self.pad - 1):
+            self.above[:, :, r].copy_(self.above[:, :, r + 1])
+        if self.pad:
+            self.above[:, :, self.pad - 1].copy_(self.cur)
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [self.cur, self.above, self.rows]

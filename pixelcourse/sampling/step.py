@@ -61,6 +61,17 @@ def nucleus_probs(logits: torch.Tensor, temperature: float = 1.0, top_p: float =
     return kept / kept.sum(dim=-1, keepdim=True)
 
 
+def tempered_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """softmax(logits / T) in float64: logits (B, levels) of any float dtype -> float64 (B, levels).
+
+    The same numbers as ``torch.softmax(logits.double() / T, -1)``; at T = 1 the division is
+    skipped (it is exact) and the cast happens inside the softmax, one operation instead of three.
+    """
+    if temperature == 1:
+        return torch.softmax(logits, dim=-1, dtype=torch.float64)
+    return torch.softmax(logits.double() / temperature, dim=-1)
+
+
 def sample_step(
     logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None, top_p: float = 1.0
 ) -> torch.Tensor:
@@ -71,7 +82,13 @@ def sample_step(
     sampling: one uniform number per image, the first level whose cumulative
     probability exceeds it. Returns long (B,).
     """
-    probs = nucleus_probs(logits.double(), temperature, top_p)  # (B, levels)
-    cdf = probs.cumsum(dim=-1)  # (B, levels)
+    levels = logits.shape[-1]
+    if top_p == 1:
+        probs = tempered_softmax(logits, temperature)  # (B, levels) float64
+    else:
+        probs = nucleus_probs(logits.double(), temperature, top_p)
+    # The cumulative probabilities rise (a running sum of numbers >= 0), so counting the ones below u
+    # is a binary search; leaving out the last level caps the answer at levels - 1.
+    cdf = probs[:, : levels - 1].cumsum(dim=-1)  # (B, levels - 1)
     u = torch.rand(logits.shape[0], 1, generator=generator, dtype=torch.float64, device=logits.device)  # (B, 1)
-    return (cdf < u).sum(dim=-1).clamp(max=logits.shape[-1] - 1)  # (B,)
+    return torch.searchsorted(cdf, u).view(-1)  # (B,): how many cumulative probabilities lie below u
