@@ -202,6 +202,7 @@ def run_nbval_lax(notebooks: list[Path], tmp_path: Path, processes: int = 2) -> 
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     runs = []
     for k in range(processes):
+        env = {**env, "PIXELCOURSE_PARTS_DIR": str(tmp_path / f"my_pixelcnn-{k}")}  # never a learner's own parts
         report = tmp_path / f"nbval-{k}.xml"
         share = [str(p.relative_to(REPO)) for p in notebooks[k::processes]]
         command = [sys.executable, "-m", "pytest", "-o", "addopts=", "--nbval-lax", "--nbval-current-env", "-p",

@@ -166,7 +166,7 @@ class _Recorder:
 
     def __call__(self, model, optimizer, x, y=None) -> float:
         if time.perf_counter() > self.late:
-            raise Wrong("with seconds=0.5 and steps=1000 the loop was still running 1 s after its budget: stop "
+            raise Wrong("with seconds=1 and steps=1000 the loop was still running 2 s after its budget: stop "
                         "starting new steps once `seconds` have passed since the loop began")
         self.calls.append((optimizer, x.clone(), None if y is None else y.clone(), model.training))
         if model.config.num_classes == 0 and y is not None:
@@ -271,10 +271,10 @@ def check_train_loop(train_loop):
 
 def _check_time_budget(train_loop, data) -> None:
     """seconds=None: no time limit; seconds=s: no new step once s seconds have passed since the loop began."""
-    budget, pause = 0.5, 0.05
+    budget, pause = 1.0, 0.05
     record = _Recorder(pause=pause)
     start = time.perf_counter()
-    record.late = start + budget + 1.0  # a step that starts this late proves the budget is ignored
+    record.late = start + budget + 2.0  # a step that starts this late proves the budget is ignored
     try:
         losses = train_loop(_tiny_model(), data, 1000, record, batch_size=4, lr=1e-2, seed=0, seconds=budget)
     except TypeError as err:
