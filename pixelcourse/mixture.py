@@ -75,13 +75,13 @@ def mixture_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
 @functools.lru_cache(maxsize=8)
 def _bin_edges(levels: int, device: torch.device):
     """Constants of ``mixture_step_logits``, float64: every level's (upper, lower) bin edge on [-1, 1]
-    as (2, levels, 1), the outer edges at +-inf; the signs (2, 1, 1) that turn the lower edge into
+    as (2, 1, levels), the outer edges at +-inf; the signs (2, 1, 1) that turn the lower edge into
     sigmoid(-lower); which levels are the two outer ones, (levels,) bool; and minus a bin's width."""
     half = 1.0 / (levels - 1)
     centre = torch.arange(levels, dtype=torch.float64, device=device) * (2.0 * half) - 1.0  # (levels,)
     upper, lower = centre + half, centre - half
     upper[-1], lower[0] = math.inf, -math.inf
-    edges = torch.stack([upper, lower])[:, :, None]  # (2, levels, 1)
+    edges = torch.stack([upper, lower])[:, None, :]  # (2, 1, levels)
     sign = torch.tensor([1.0, -1.0], dtype=torch.float64, device=device).view(2, 1, 1)
     outer = torch.zeros(levels, dtype=torch.bool, device=device)
     outer[0] = outer[-1] = True
@@ -96,7 +96,8 @@ def mixture_step_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
     sigmoid(upper) * sigmoid(-lower) * (1 - exp(lower - upper)) on a bin: a product that never
     subtracts two close numbers, so it keeps full relative precision in float64 far into the tails.
     The last factor is the same for every inner bin of a component (and 1 for the two outer bins),
-    so it goes into the mixture weights, and one batched matmul sums the components.
+    so it goes into the mixture weights, and one batched matmul sums the components. The levels
+    are the last, contiguous dimension, so every elementwise step runs over 256 numbers in a row.
     Probabilities below 1e-300 (logits below -690, which no sampler can draw) are floored there.
     """
     k = raw.shape[1] // 3
@@ -104,8 +105,8 @@ def mixture_step_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
     weights = torch.softmax(x[:, :k], dim=1)  # (N, K)
     inv_scale = x[:, 2 * k :].clamp(-7.0, 7.0).neg_().exp_()  # (N, K)
     edges, sign, outer, minus_width = _bin_edges(levels, raw.device)
-    both = (edges - x[:, None, None, k : 2 * k]).mul_(inv_scale[:, None, None] * sign).sigmoid_()  # (N, 2, levels, K)
+    both = (edges - x[:, None, k : 2 * k, None]).mul_(inv_scale[:, None, :, None] * sign).sigmoid_()  # (N, 2, K, levels)
     inner = torch.expm1(inv_scale * minus_width).mul_(weights).neg_()  # (N, K): times 1 - exp(lower - upper)
-    per_bin = torch.bmm(both[:, 0].mul_(both[:, 1]), torch.stack([inner, weights], 2))  # (N, levels, 2)
-    probs = torch.where(outer, per_bin[..., 1], per_bin[..., 0])  # (N, levels)
+    per_bin = torch.bmm(torch.stack([inner, weights], 1), both[:, 0].mul_(both[:, 1]))  # (N, 2, levels)
+    probs = torch.where(outer, per_bin[:, 1], per_bin[:, 0])  # (N, levels)
     return probs.clamp_min_(1e-300).log_().to(raw.dtype)

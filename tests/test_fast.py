@@ -173,3 +173,62 @@ def test_cache_memory_does_not_grow_with_steps(preset_name):
     sampling.complete_fast(tall, x, torch.zeros_like(x, dtype=torch.bool), None, 1.0, callback=watch, cache=caches[0])
     assert len(caches) == 1 and len(seen) == 20
     assert all(s == seen[0] for s in seen)  # the same tensors, the same bytes, after every row
+
+
+def test_the_draw_gets_a_new_logits_tensor_at_every_step():
+    # The caches reuse their buffers; the logits handed to draw must not be one of them.
+    model = tiny_model("cifar10", height=5, width=4)
+    kept, copies = [], []
+
+    def keeping_step(logits, t, generator):
+        kept.append(logits)
+        copies.append(logits.clone())
+        return pixelcourse.sample_step(logits, t, generator)
+
+    pixelcourse.sample(model, 2, generator=torch.Generator().manual_seed(0), draw=keeping_step)
+    assert len(kept) == 5 * 4 * 3
+    assert all(torch.equal(a, b) for a, b in zip(kept, copies))
+
+
+@pytest.mark.parametrize("arch_preset", ["mnist", "cifar10"])
+@pytest.mark.parametrize("overrides", [dict(kernel_size=5), dict(input_kernel=5), dict(num_classes=3)])
+def test_fast_equals_naive_for_other_kernels_and_class_terms(arch_preset, overrides):
+    # kernel 5: two cached rows above per layer; num_classes: the class terms of both architectures.
+    model = tiny_model(arch_preset, height=7, width=6, **overrides)
+    c = model.config
+    labels = labels_for(model, 3)
+    naive, fast_ = (
+        pixelcourse.sample(model, 3, labels=labels, temperature=0.9, generator=torch.Generator().manual_seed(8),
+                           method=method)
+        for method in ("naive", "fast")
+    )  # fmt: skip
+    assert torch.equal(naive, fast_)
+    g = torch.Generator().manual_seed(9)
+    images = torch.randint(0, c.levels, (3, c.channels, c.height, c.width), generator=g)
+    known = torch.rand(images.shape, generator=g) < 0.3
+    known[:, :, :2] = True  # rows that every image knows take the row-at-once path
+    out, recorded = run_fast_recording_logits(model, images, known, labels)
+    assert torch.equal(out[known], images[known])
+    check_logits(model, out, known, labels, recorded, literal_steps=4)
+
+
+@pytest.mark.parametrize("levels", [2, 17, 256])
+def test_sample_step_is_the_inverse_cdf_of_the_tempered_nucleus(levels):
+    # sample_step counts the cumulative probabilities below u with a binary search, and skips the
+    # division at T = 1: the draws must be exactly those of the plain formula, in float32 and float64.
+    g = torch.Generator().manual_seed(levels)
+    for trial in range(12):
+        logits = torch.randn(9, levels, generator=g) * (0.5 + 3 * trial)
+        if trial % 3 == 1:
+            logits[:, : levels // 2] = -float("inf")  # impossible levels: flat stretches of the CDF
+        if trial % 2:
+            logits = logits.double()
+        before = logits.clone()
+        for t in (0.3, 1.0, 1.9):
+            for top_p in (1.0, 0.8):
+                new = pixelcourse.sample_step(logits, t, torch.Generator().manual_seed(trial), top_p)
+                probs = sampling.nucleus_probs(logits.double(), t, top_p)
+                u = torch.rand(9, 1, generator=torch.Generator().manual_seed(trial), dtype=torch.float64)
+                expected = (probs.cumsum(dim=-1) < u).sum(dim=-1).clamp(max=levels - 1)
+                assert new.dtype == torch.long and torch.equal(new, expected)
+        assert torch.equal(logits, before)  # the caller's logits are left alone

@@ -10,7 +10,7 @@ from conftest import tiny_model
 
 
 def test_sample_shapes_and_range(preset):
-    model = tiny_model(preset, hidden=6 if preset == "cifar10" else 4, layers=1)
+    model = tiny_model(preset, hidden=6 if preset == "cifar10" else 4, layers=1, height=9, width=8)
     c = model.config
     labels = torch.arange(2) if c.num_classes else None
     x = pixelcourse.sample(model, 2, labels=labels, generator=torch.Generator().manual_seed(0), method="naive")
@@ -19,7 +19,7 @@ def test_sample_shapes_and_range(preset):
 
 
 def test_same_seed_same_samples():
-    model = tiny_model("mnist_binary", layers=1)
+    model = tiny_model("mnist_binary", layers=1, height=10, width=9)
     a = pixelcourse.sample(model, 2, generator=torch.Generator().manual_seed(5), method="naive")
     b = pixelcourse.sample(model, 2, generator=torch.Generator().manual_seed(5), method="naive")
     assert torch.equal(a, b)
