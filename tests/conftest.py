@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -40,3 +42,16 @@ def earlier_than(config, c, i, j):
 @pytest.fixture(params=list(TINY))
 def preset(request):
     return request.param
+
+
+@pytest.fixture(scope="session", autouse=True)
+def threads_per_worker():
+    """Under pytest-xdist, each worker gets its share of the cores, for torch here and (through
+    OMP_NUM_THREADS) for the notebook kernels and other processes it starts: two workers whose
+    threads fight over two cores wait on each other at every parallel operation."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        share = max(1, (os.cpu_count() or 1) // workers)
+        torch.set_num_threads(share)
+        os.environ["OMP_NUM_THREADS"] = str(share)
+    yield
