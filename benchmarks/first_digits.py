@@ -7,11 +7,11 @@
 The model is the PixelCNN that notebooks 02 and 03 have the learner assemble and train (a mask-A
 input layer, residual blocks, a head of two 1x1 convolutions), built here from the package's
 reference parts, which have the same weights and forward pass. It trains on binarised MNIST with
-``pixelcourse.fit`` under a time budget (``max_seconds``) in float32, resuming its checkpoint from one
-stage to the next, so a stage of "10 minutes" is ten minutes of training in all (evaluation and sampling
-excluded), measured as CPU time so that a busy machine does not change the figures. After each stage it scores the full test split (10,000 digits) in nats per image and saves
-16 samples (seed 0) as a PNG. It prints a Markdown table with the CPU's name; the minutes depend on the
-CPU, so run it on yours.
+``pixelcourse.fit`` in float32, resuming its checkpoint from one chunk of steps to the next, until the
+process has spent the stage's minutes of CPU time in training (evaluation and sampling excluded): CPU
+time, so that a busy machine does not change the figures. After each stage it scores the full test
+split (10,000 digits) in nats per image and saves 16 samples (seed 0) as a PNG. It prints a Markdown
+table with the CPU's name; the minutes depend on the CPU, so run it on yours.
 """
 
 from __future__ import annotations
