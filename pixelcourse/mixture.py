@@ -20,10 +20,13 @@ import torch
 import torch.nn.functional as F
 
 
+LOG_SCALE_RANGE = (-7.0, 7.0)  # log scales are clamped to this range: no component is sharper or wider
+
+
 def split_mixture(raw: torch.Tensor, mixtures: int):
     """Head output (N, 3K, ...) -> log mixture weights, means, log scales, each (N, K, ...)."""
     weights, means, log_scales = raw.split(mixtures, dim=1)
-    return torch.log_softmax(weights, dim=1), means, log_scales.clamp(-7.0, 7.0)
+    return torch.log_softmax(weights, dim=1), means, log_scales.clamp(*LOG_SCALE_RANGE)
 
 
 def logistic_bin_log_prob(means, log_scales, level, levels: int) -> torch.Tensor:
@@ -73,7 +76,7 @@ def mixture_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=8)
-def _bin_edges(levels: int, device: torch.device):
+def _bin_edges(levels: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
     """Constants of ``mixture_step_logits``, float64: every level's (upper, lower) bin edge on [-1, 1]
     as (2, 1, levels), the outer edges at +-inf; the signs (2, 1, 1) that turn the lower edge into
     sigmoid(-lower); which levels are the two outer ones, (levels,) bool; and minus a bin's width."""
@@ -103,7 +106,7 @@ def mixture_step_logits(raw: torch.Tensor, levels: int) -> torch.Tensor:
     k = raw.shape[1] // 3
     x = raw.double()  # (N, 3K): mixture logits, means, log scales
     weights = torch.softmax(x[:, :k], dim=1)  # (N, K)
-    inv_scale = x[:, 2 * k :].clamp(-7.0, 7.0).neg_().exp_()  # (N, K)
+    inv_scale = x[:, 2 * k :].clamp(*LOG_SCALE_RANGE).neg_().exp_()  # (N, K)
     edges, sign, outer, minus_width = _bin_edges(levels, raw.device)
     both = (edges - x[:, None, k : 2 * k, None]).mul_(inv_scale[:, None, :, None] * sign).sigmoid_()  # (N, 2, K, levels)
     inner = torch.expm1(inv_scale * minus_width).mul_(weights).neg_()  # (N, K): times 1 - exp(lower - upper)

@@ -6,8 +6,10 @@ a small cache of its input rows (kernel height rows x image width x channels
 per image) and each step computes the new position only:
 
 * the rows above the current one are final once a row starts, so their part
-  of every k x k convolution is computed once per row, for the whole row,
-  with one ``conv2d`` per layer (``start_row``);
+  of every k x k convolution is computed once per row, for the whole row
+  (``start_row``): one batched matmul for all residual blocks of a PixelCNN,
+  whose rows above do not depend on each other, one ``conv2d`` per layer for
+  the Gated PixelCNN's vertical stack, whose layers feed each other;
 * the current row is filled left to right: at pixel j each layer adds the
   taps j - k//2 ... j of its cached current row with one small matmul
   (``pixel``);
@@ -20,8 +22,10 @@ per image) and each step computes the new position only:
   the sub-pixels before g.
 
 Every weight is used as ``weight * mask``, so the logits equal those of a full
-forward pass up to float rounding. All caches are allocated once per call and
-never grow: layers x kernel rows x (width + padding) x channels per image.
+forward pass up to float rounding. Weights are masked, cut and laid out as
+matrices once per call; a step only multiplies, into buffers that are allocated
+once per call and never grow: layers x kernel rows x (width + padding) x
+channels per image.
 """
 
 from __future__ import annotations
