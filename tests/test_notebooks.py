@@ -78,7 +78,12 @@ ALL_EXERCISES = [ex for path in sorted(SOLUTIONS.glob("*.ipynb")) for ex in find
 def _answer(path: Path, exercise: dict):
     """Run the exercise cell of ``path`` alone (with the course's usual imports) and return the answer."""
     source = _read(path).cells[exercise["cell"]].source
-    namespace = {"torch": torch, "nn": nn, "F": F, "pixelcourse": pixelcourse, "math": __import__("math")}
+    source = re.sub(r"\A%%mine[^\n]*\n", "", source)  # the cell magic that saves the part; plain Python below it
+    namespace = {"torch": torch, "nn": nn, "F": F, "pixelcourse": pixelcourse, "math": __import__("math"),
+                 "time": __import__("time"),
+                 # the earlier parts an exercise builds on, as the package's references (pixelcourse.mine.use)
+                 "MyMaskedConv2d": pixelcourse.MaskedConv2d, "MyResidualBlock": pixelcourse.ResidualBlock,
+                 "MyVerticalConv2d": pixelcourse.layers.VerticalConv2d, "MyGatedBlock": pixelcourse.GatedBlock}
     exec(compile(source, f"{path.name}[cell {exercise['cell']}]", "exec"), namespace)
     return namespace[exercise["answer"]]
 
@@ -154,6 +159,18 @@ def test_learner_version_clears_only_exercise_outputs():
     assert learner.cells[2].outputs == [] and learner.cells[2].execution_count is None
     assert "NotImplementedError" in learner.cells[2].source
     assert nb.cells[2].source.endswith("### END SOLUTION")  # the solution notebook is untouched
+
+
+def test_learner_version_clears_the_outputs_that_show_your_own_work():
+    nb = nbformat.v4.new_notebook()
+    out = [nbformat.v4.new_output("stream", text="MyPixelCNN: yours\n")]
+    loads = nbformat.v4.new_code_cell('MyPixelCNN = pixelcourse.mine.use("MyPixelCNN")', execution_count=1, outputs=out)
+    tagged = nbformat.v4.new_code_cell("print(losses[-1])", execution_count=2, outputs=out,
+                                       metadata={"tags": ["shows-your-work"]})
+    other = nbformat.v4.new_code_cell("print(2)", execution_count=3, outputs=out)
+    nb.cells = [loads, tagged, other]
+    learner = make_notebooks.learner_version(nb)
+    assert learner.cells[0].outputs == [] and learner.cells[1].outputs == [] and learner.cells[2].outputs == out
 
 
 # --------------------------------------------------------------------------- the exercises

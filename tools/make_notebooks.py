@@ -89,9 +89,10 @@ def learner_version(nb, name: str = "notebook"):
         if "id" not in cell:  # older notebooks: a stable id, never a random one
             cell["id"] = hashlib.sha1(f"{name}:{index}".encode()).hexdigest()[:12]
             nb.nbformat_minor = max(nb.nbformat_minor, 5)
-        if is_exercise(cell):
+        exercise = is_exercise(cell)
+        if exercise:
             cell.source = stub_source(cell.source, f"{name}, cell {index}")
-        if is_exercise(cell) or shows_your_work(cell):
+        if exercise or shows_your_work(cell):
             cell.outputs = []
             cell.execution_count = None
         elif cell.cell_type == "code" and CHECK_CALL.search(cell.source) and EXPECTED_NOTE not in cell.source:

@@ -189,7 +189,8 @@ class Page:
             ui.keep.release(**look, api_visibility="undocumented")
             ui.button.click(self.complete, [ui.strokes, ui.model, ui.temperature, ui.auto_keep, ui.keep, ui.n, ui.seed,
                                             ui.runs], [ui.shown, ui.status, ui.result, ui.seed, ui.runs],
-                            js=WITH_STROKES, concurrency_limit=None, api_name="complete")
+                            js=WITH_STROKES, concurrency_limit=None, api_name="complete",
+                            trigger_mode="always_last")  # a click while the last run is closing is kept, not dropped
         return blocks
 
     def _layout(self) -> SimpleNamespace:
