@@ -17,10 +17,12 @@ your masked convolution) gets it the same way when its file is loaded.
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib
 import importlib.util
 import os
 import sys
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from torch import nn
 import pixelcourse
 from pixelcourse.mine import use
 '''
+HEADER_NAMES = {"math", "torch", "F", "nn", "pixelcourse", "use"}  # what HEADER imports
 
 
 @dataclass(frozen=True)
@@ -87,14 +90,72 @@ def needed_names(source: str, defined: list[str]) -> list[str]:
     return sorted(name for name in used & set(PARTS) if name not in defined)
 
 
-def save(source: str, folder: Path | None = None) -> list[Path]:
-    """Write every part that ``source`` defines to its file (atomically); returns the paths written."""
+def _notebook_imports(namespace: dict) -> dict[str, str]:
+    """name -> the import statement that bound it, from the cells the notebook ran (IPython's ``In``)."""
+    found = {}
+    for cell in namespace.get("In", []):
+        try:
+            tree = ast.parse(cell)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and getattr(node, "level", 0) == 0:
+                for alias in node.names:
+                    one = type(node)(**{**node.__dict__, "names": [alias]})
+                    found[alias.asname or alias.name.split(".")[0]] = ast.unparse(one)
+    return found
+
+
+def import_lines(source: str, namespace: dict) -> list[str]:
+    """Imports for the modules, classes and functions a cell reads from the notebook's ``namespace``.
+
+    A part saved to its own file must not depend on the notebook having run ``import time`` earlier:
+    each name the cell reads but does not bind and that the notebook imported (or holds as a module, or
+    as an importable class or function) becomes an import line of the file. Anything else (a tensor, a
+    number) is not carried over, so the part's file fails to load and ``use`` says which name is missing.
+    """
+    tree = ast.parse(source)
+    bound = {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    read = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    imported = _notebook_imports(namespace)
+    lines = []
+    for name in sorted(read - bound - set(PARTS) - HEADER_NAMES - set(dir(builtins))):
+        value = namespace.get(name)
+        if name in imported and name in namespace:
+            lines.append(imported[name])
+        elif isinstance(value, types.ModuleType):
+            lines.append(f"import {value.__name__}" + ("" if value.__name__ == name else f" as {name}"))
+        elif _importable(value):
+            qualname = value.__qualname__
+            lines.append(f"from {value.__module__} import {qualname}" + ("" if qualname == name else f" as {name}"))
+    return lines
+
+
+def _importable(value) -> bool:
+    """True if ``value`` is a class or function that ``from value.__module__ import value.__qualname__`` gives back."""
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", "")
+    if not module or module == "__main__" or "." in qualname or not callable(value):
+        return False
+    try:
+        return getattr(importlib.import_module(module), qualname) is value
+    except (ImportError, AttributeError):
+        return False
+
+
+def save(source: str, folder: Path | None = None, namespace: dict | None = None) -> list[Path]:
+    """Write every part that ``source`` defines to its file (atomically); returns the paths written.
+
+    namespace: the notebook's variables (the cell magic passes them), for the imports the cell relies on.
+    """
     folder = folder or parts_dir()
     defined = defined_names(source)
     needs = needed_names(source, defined)
+    imports = import_lines(source, namespace or {})
     paths = []
     for name in defined:
         lines = [HEADER.format(name=name, notebook=PARTS[name].notebook)]
+        if imports:
+            lines += ["# imported in the notebook before this cell"] + imports + [""]
         lines += [f'{need} = use("{need}", quiet=True)  # yours, or the reference if yours is not ready' for need in needs]
         text = "\n".join(lines) + "\n\n" + source.strip() + "\n"
         paths.append(atomic_write(folder / f"{name}.py", lambda file, text=text: file.write(text.encode())))
@@ -154,9 +215,10 @@ def mine(line: str, cell: str) -> None:
     """The ``%%mine`` cell magic: run the cell, then save the parts it defines (only if it ran without error)."""
     from IPython import get_ipython
 
-    result = get_ipython().run_cell(cell)
+    ipython = get_ipython()
+    result = ipython.run_cell(cell)
     if result.success:
-        save(cell)
+        save(cell, namespace=ipython.user_ns)
 
 
 def load_ipython_extension(ipython) -> None:

@@ -130,6 +130,40 @@ def test_the_cell_magic_runs_the_cell_and_saves_it_only_when_it_ran(parts):
     assert not (parts / "masked_conv2d.py").exists()
 
 
+TIMED_CONV = '''
+def masked_conv2d(x, weight, bias, mask_type):
+    started = time.perf_counter()  # reads modules and functions the notebook imported earlier
+    kh, kw = weight.shape[-2:]
+    mask = torch.zeros_like(weight)
+    mask[:, :, : kh // 2] = 1
+    mask[:, :, kh // 2, : kw // 2] = 1
+    if mask_type == "B":
+        mask[:, :, kh // 2, kw // 2] = 1
+    assert isinstance(Path("."), PurePath) and np.ndim(0) == 0 and started <= clock()
+    return conv(x, weight * mask, bias, padding=(kh // 2, kw // 2))
+'''
+
+
+def test_a_part_keeps_the_imports_the_notebook_made_before_it(parts, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_cell("%load_ext pixelcourse.mine")
+    shell.run_cell("import time\nimport numpy as np\nfrom pathlib import Path, PurePath\n"
+                   "from torch.nn.functional import conv2d as conv\nfrom time import perf_counter as clock\n"
+                   "weight = 3  # a notebook value, not an import: never written into the file",
+                   store_history=True)  # as a notebook's cells are
+    shell.run_cell("%%mine\n" + TIMED_CONV)
+    text = (parts / "masked_conv2d.py").read_text()
+    for line in ("import time", "import numpy as np", "from pathlib import Path", "from pathlib import PurePath",
+                 "from torch.nn.functional import conv2d as conv", "from time import perf_counter as clock"):
+        assert line + "\n" in text
+    assert "weight =" not in text and "import weight" not in text
+    shell.run_cell("del time, np, Path, PurePath, conv, clock")  # the file stands on its own
+    mine.use("masked_conv2d")
+    assert "masked_conv2d: yours, from notebook 01 (its check passes)" in capsys.readouterr().out
+
+
 def test_load_model_rebuilds_your_class_from_a_checkpoint(parts, tmp_path):
     torch.manual_seed(0)
     config = pixelcourse.preset_config("mnist_binary", hidden=8, layers=1, height=6, width=6)
