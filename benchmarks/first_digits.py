@@ -3,10 +3,12 @@
     python benchmarks/first_digits.py                        # the course's choice, 45 minutes
     python benchmarks/first_digits.py --sweep --minutes 4    # the configurations that were tried, 4 minutes each
     python benchmarks/first_digits.py --stages 1 2 5 --hidden 32 --layers 3
+    python benchmarks/first_digits.py --arch gated --hidden 32 --stages 1 2 5 10   # notebook 04's Gated PixelCNN
 
 The model is the PixelCNN that notebooks 02 and 03 have the learner assemble and train (a mask-A
 input layer, residual blocks, a head of two 1x1 convolutions), built here from the package's
-reference parts, which have the same weights and forward pass. It trains on binarised MNIST with
+reference parts, which have the same weights and forward pass (``--arch gated``: the Gated PixelCNN of
+notebook 04, a vertical and a horizontal input layer, gated blocks and the same head). It trains on binarised MNIST with
 ``pixelcourse.fit`` in float32, resuming its checkpoint from one chunk of steps to the next, until the
 process has spent the stage's minutes of CPU time in training (evaluation and sampling excluded): CPU
 time, so that a busy machine does not change the figures. After each stage it scores the full test
@@ -62,7 +64,8 @@ def _cpu_seconds() -> float:
 
 
 def name_of(setting: dict) -> str:
-    return f"{setting['layers']}x{setting['hidden']}_b{setting['batch_size']}_lr{setting['lr']:g}"
+    arch = "gated_" if setting.get("arch", "pixelcnn") == "gated" else ""
+    return f"{arch}{setting['layers']}x{setting['hidden']}_b{setting['batch_size']}_lr{setting['lr']:g}"
 
 
 def run(setting: dict, stages: list[float], out: Path, threads: int, tag: str = "") -> list[dict]:
@@ -74,8 +77,9 @@ def run(setting: dict, stages: list[float], out: Path, threads: int, tag: str = 
     """
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    config = pixelcourse.preset_config("mnist_binary", hidden=setting["hidden"], layers=setting["layers"])
-    model = pixelcourse.models.PixelCNN(config)
+    config = pixelcourse.preset_config("mnist_binary", arch=setting.get("arch", "pixelcnn"), hidden=setting["hidden"],
+                                       layers=setting["layers"])
+    model = pixelcourse.model_from_config(config)
     train = pixelcourse.load_dataset("mnist", "train", levels=2)
     test = pixelcourse.load_dataset("mnist", "test", levels=2)
     name = name_of(setting) + tag
@@ -110,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sweep", action="store_true", help="try every configuration of SWEEP")
     parser.add_argument("--minutes", type=float, default=4.0, help="the sweep's budget per configuration")
     parser.add_argument("--stages", type=float, nargs="+", default=[1, 2, 5, 10, 20, 30, 45])
+    parser.add_argument("--arch", choices=["pixelcnn", "gated"], default="pixelcnn")
     parser.add_argument("--hidden", type=int, default=CHOICE["hidden"])
     parser.add_argument("--layers", type=int, default=CHOICE["layers"])
     parser.add_argument("--batch-size", type=int, default=CHOICE["batch_size"])
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "first_digits")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    settings = SWEEP if args.sweep else [{"hidden": args.hidden, "layers": args.layers, "batch_size": args.batch_size,
+    settings = SWEEP if args.sweep else [{"arch": args.arch, "hidden": args.hidden, "layers": args.layers, "batch_size": args.batch_size,
                                           "lr": args.lr}]
     stages = [args.minutes] if args.sweep else args.stages
     print(f"CPU: {cpu_name()}, {args.threads} thread(s); torch {torch.__version__}")
