@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up the course on this machine: Python packages, the datasets, and (with --dev) the test tools.
 #   bash tools/setup.sh          # learners
-#   bash tools/setup.sh --dev    # plus pytest, nbval, Playwright and Chromium for the tests
+#   bash tools/setup.sh --dev    # plus pytest, nbval, Playwright and Chromium for the tests, and JupyterHub with its proxy (the classroom)
 #
 # Python: an active virtual or conda environment is used as it is. Otherwise the course gets its
 # own virtual environment in .venv/ (a stock Debian or Ubuntu Python refuses `pip install` outside
@@ -65,6 +65,18 @@ if [ "$dev" = 1 ]; then
   "$py" -m pip install -q -e ".[dev]"
 else
   "$py" -m pip install -q -e .
+fi
+
+# The classroom's proxy (with --dev): JupyterHub routes students through configurable-http-proxy, an npm
+# package, installed into classroom/proxy/ (ignored by git), where classroom/jupyterhub_config.py finds it.
+chp=classroom/proxy/node_modules/.bin/configurable-http-proxy
+if [ "$dev" = 1 ] && [ ! -x "$chp" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "error: npm is missing, and the classroom's test needs JupyterHub's proxy from npm (Debian: apt-get install npm)." >&2
+    exit 1
+  fi
+  echo "Installing JupyterHub's proxy (configurable-http-proxy) into classroom/proxy/"
+  npm install --prefix classroom/proxy --no-audit --no-fund --loglevel=error configurable-http-proxy@5 >/dev/null
 fi
 
 # Fetch and verify every dataset once (a verified copy in data/ is reused later).
