@@ -75,7 +75,7 @@ def parse_args(argv=None):
     p.add_argument("--test-subset", type=int, default=None, help="evaluate on the first N test images only")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides, e.g. hidden=32 layers=4")
+    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="config overrides, e.g. hidden=32 layers=4 dilations=1,2,4")
     return p.parse_args(argv)
 
 
@@ -85,7 +85,13 @@ def _overrides(pairs):
         if "=" not in pair:
             raise SystemExit(f"--set expects FIELD=VALUE, got {pair!r}")
         key, value = pair.split("=", 1)
-        out[key] = int(value) if value.lstrip("-").isdigit() else value
+        if "," in value:  # dilations=1,2,4
+            try:
+                out[key] = tuple(int(part) for part in value.split(","))
+            except ValueError:
+                raise SystemExit(f"--set {key}: expected whole numbers separated by commas, got {value!r}") from None
+        else:
+            out[key] = int(value) if value.lstrip("-").isdigit() else value
     return out
 
 

@@ -273,9 +273,11 @@ def test_cli_and_ddp_with_two_gloo_processes(tmp_path):
 def test_cli_bfloat16_is_recorded_in_the_checkpoint(tmp_path):
     out = tmp_path / "bf16.pt"
     result = _cli(["--preset", "mnist", "--epochs", "1", "--batch-size", "16", "--train-subset", "32", "--test-subset", "16",
-                   "--threads", "1", "--set", "hidden=12", "layers=1", "--precision", "bfloat16", "--out", str(out)], tmp_path)
+                   "--threads", "1", "--set", "hidden=12", "layers=2", "dilations=1,2", "--precision", "bfloat16",
+                   "--out", str(out)], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = read_checkpoint(out)
+    assert tuple(ckpt["config"]["dilations"]) == (1, 2)
     assert ckpt["training"]["precision"] == "bfloat16"
     assert ckpt["hardware"].endswith(", bfloat16 autocast")
     assert math.isfinite(ckpt["metrics"]["test_bpd"])
@@ -284,6 +286,9 @@ def test_cli_bfloat16_is_recorded_in_the_checkpoint(tmp_path):
 def test_cli_bad_preset_is_a_clear_error(tmp_path):
     result = _cli(["--preset", "svhn", "--out", "x.pt"], tmp_path)
     assert result.returncode == 2 and "invalid choice: 'svhn'" in result.stderr
+    result = _cli(["--preset", "mnist", "--out", "x.pt", "--set", "dilations=1,two"], tmp_path)
+    assert result.returncode == 1 and "--set dilations: expected whole numbers separated by commas, got '1,two'" in result.stderr
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_a_time_budget_stops_the_run_inside_an_epoch_and_the_next_call_goes_on(tmp_path, mnist_small):
