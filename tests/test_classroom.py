@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -94,12 +95,10 @@ def hub(tmp_path_factory):
     state = tmp_path_factory.mktemp("classroom")
     course_before = digest(REPO / "notebooks")
     hub = LocalHub(state, PASSWORD).start()
-    students = {}
+    students = {name: Student(hub.url, name, PASSWORD) for name in ("alice", "bob")}
     try:
-        for name in ("alice", "bob"):
-            students[name] = Student(hub.url, name, PASSWORD)
-            students[name].log_in()
-            students[name].start_server()
+        with ThreadPoolExecutor(2) as pool:  # both log in at once, as a class does
+            list(pool.map(lambda s: (s.log_in(), s.start_server()), students.values()))
         yield hub, students
     except BaseException:
         print(hub.log_tail(80))
