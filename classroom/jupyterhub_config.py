@@ -15,6 +15,7 @@
 # Anything else is a JupyterHub option on the command line, e.g. --JupyterHub.bind_url=http://0.0.0.0:8000
 # to let other machines in (the default listens on 127.0.0.1 only).
 import os
+import pwd
 import sys
 from pathlib import Path
 
@@ -70,7 +71,8 @@ c.Authenticator.username_pattern = USERNAME_PATTERN  # usernames become folder n
 # --- Each student's server: a Jupyter server of this environment, in the student's home ---------------
 # SimpleLocalProcessSpawner runs every server as the hub's own user and needs no accounts on the machine;
 # it keeps students apart by folder only, which suits a trusted class on one machine. Separation by the
-# system: LocalProcessSpawner (one account per student), DockerSpawner, or KubeSpawner (Zero to JupyterHub).
+# system: "localprocess" (one account per student; the hub runs as root and copies into their home),
+# DockerSpawner, or KubeSpawner (Zero to JupyterHub: see README).
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = str(state / "homes" / "{username}")
 c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]  # the course's environment
@@ -88,7 +90,12 @@ if os.geteuid() == 0:
 def give_course(spawner) -> None:
     """The pre-spawn hook: the student's own copy of the notebooks, made on the first login."""
     name = check_username(spawner.user.name)
-    copied = copy_course(spawner.home_dir_template.format(username=name))
+    if hasattr(spawner, "home_dir_template"):  # SimpleLocalProcessSpawner: a folder under the classroom
+        home, owner = spawner.home_dir_template.format(username=name), None
+    else:  # LocalProcessSpawner: the student's account on this machine, whose files the copy must be
+        account = pwd.getpwnam(name)
+        home, owner = account.pw_dir, (account.pw_uid, account.pw_gid)
+    copied = copy_course(home, owner=owner)
     if copied:
         spawner.log.info("%s: copied %d course notebooks into their home", name, len(copied))
 
