@@ -16,6 +16,7 @@
 # to let other machines in (the default listens on 127.0.0.1 only).
 import os
 import pwd
+import shutil
 import sys
 from pathlib import Path
 
@@ -42,7 +43,6 @@ try:
     environment = course_environment(*course_folders())
 except ClassroomError as error:
     sys.exit(f"error: {error}")
-state.mkdir(parents=True, exist_ok=True)
 
 # --- Where it listens: this machine only, unless the command line says otherwise --------------------
 c.JupyterHub.bind_url = "http://127.0.0.1:8000"
@@ -59,6 +59,10 @@ c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
 proxy = REPO_DIR / "classroom" / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
 if proxy.exists():
     c.ConfigurableHTTPProxy.command = [str(proxy)]
+elif not shutil.which("configurable-http-proxy"):
+    sys.exit("error: JupyterHub's proxy (configurable-http-proxy) is missing: run `bash tools/setup.sh --dev`, "
+             "which installs it into classroom/proxy/")
+state.mkdir(parents=True, exist_ok=True)
 
 # --- Who logs in: one shared password for the class ---------------------------------------------------
 # A real class: an identity provider (oauthenticator: GitHub, Google, a university's OpenID Connect),
