@@ -88,7 +88,9 @@ class Student:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             server = self._hub("GET", f"/users/{self.name}").json()["servers"].get("")
-            if server and server["ready"]:
+            if server is None:  # the hub has given up on it
+                raise ClassroomClientError(f"{self.name}'s server failed to start: {started.text[:300]} (see the hub's log)")
+            if server["ready"]:
                 self.server_url = server["url"]
                 return self.server_url
             time.sleep(0.5)
