@@ -9,6 +9,7 @@ and nothing it started may be left running.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -173,4 +174,7 @@ def test_the_grader_grades_both_students(hub, tmp_path):
     done = subprocess.run([sys.executable, "-m", "pixelcourse.grade", *map(str, homes), "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "report.csv").exists()
+    with open(tmp_path / "report.csv", newline="") as report:
+        rows = list(csv.reader(report))
+    assert len(rows) == 3, rows  # the header, then one row per student
+    assert rows[1] != rows[2], "alice solved two exercises that bob left open, so their rows must differ"
