@@ -11,6 +11,7 @@ TINY = {
     "mnist_binary": dict(hidden=12, layers=2),
     "fashion_mnist": dict(hidden=12, layers=2),
     "cifar10": dict(hidden=12, layers=2),
+    "mnist_gated": dict(hidden=12, layers=3),  # three blocks: each of its dilations 1, 2, 4 once
 }
 
 

@@ -8,7 +8,7 @@ import torch
 import pixelcourse
 from pixelcourse.mixture import logistic_bin_log_prob, mixture_log_prob, mixture_logits
 from pixelcourse.models import PRESETS
-from conftest import earlier_than, tiny_model
+from conftest import TINY, earlier_than, tiny_model
 
 
 @pytest.mark.parametrize("k", [1, 3, 5, 7])
@@ -55,6 +55,10 @@ def test_bad_mask_arguments():
         pixelcourse.make_mask(1, 1, 3, "C")
     with pytest.raises(ValueError, match="color_channels"):
         pixelcourse.make_mask(3, 3, 3, "A", color_channels=2)
+
+
+def test_every_preset_is_tested():
+    assert set(TINY) == set(PRESETS), "add a tiny version of each new preset to tests/conftest.py"
 
 
 def test_shapes_and_config(preset):

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models import AutoregressiveModel, GatedPixelCNN, PixelCNN
-from .rows import RowBuffer, StackedRows, as_matrix, conv_rows, masked_weight, row_taps, top_rows, with_bias, with_ones
+from .rows import LeftRow, RowBuffer, StackedRows, as_matrix, conv_rows, masked_weight, row_taps, top_rows, with_bias, with_ones
 
 
 class ResidualRows(NamedTuple):
@@ -143,6 +143,7 @@ class VerticalRows(NamedTuple):
 
     w_conv: torch.Tensor  # (2h, h, k//2 + 1, k) masked top rows of v_conv
     b_conv: torch.Tensor  # (2h,)
+    dilation: int  # of v_conv and h_conv: the taps are d apart
     v_class: torch.Tensor | None  # (N, 2h, 1): the class term of the vertical stack
     w_link: torch.Tensor  # (2h, 2h): v_to_h as a matrix, tanh half doubled
     h_bias: torch.Tensor  # (N * W, 2h): h_conv's and v_to_h's biases plus the class term, per position, tanh half doubled
@@ -177,23 +178,25 @@ class GatedCache:
     once for the whole row and turns its link into the horizontal stack
     (with the biases and class terms) into a per-position bias. ``pixel(j)``
     then runs only the horizontal stack, whose 1 x k convolutions cache the
-    current row of their input.
+    current row of their input. A block of dilation d keeps d (k//2) + 1 rows of
+    vertical input, and its horizontal input row by remainder modulo d (``LeftRow``).
     """
 
     def __init__(self, model: GatedPixelCNN, batch: int, y: torch.Tensor | None):
         c = model.config
         like, n, width, hid = model.h_in.weight, batch, c.width, c.hidden
         pin, p = c.input_kernel // 2, c.kernel_size // 2
-        self.p = p
+        dils = [block.v_conv.dilation[0] for block in model.blocks]
         # Input rows: the rows above feed v_in (first=True hides the current row), the current row h_in.
         self.x = RowBuffer(n, c.channels, width, pin, pin, like)
         self.w_v_in, self.b_v_in = top_rows(masked_weight(model.v_in), pin), model.v_in.bias
         self.in_taps = row_taps(masked_weight(model.h_in))
         self.in_bias = model.h_in.bias.expand(n, hid).contiguous()
-        # Vertical stack: rows i - k//2 ... i of the input of every block's v_conv, channel first.
-        self.v = [like.new_zeros(n, hid, p + 1, width + 2 * p) for _ in model.blocks]
-        # Horizontal stack: the current row of the input layer's and every block's output.
-        self.h = [RowBuffer(n, hid, width, p, 0, like) for _ in range(len(model.blocks) + 1)]
+        # Vertical stack: rows i - d k//2 ... i of the input of every block's v_conv, channel first.
+        self.v = [like.new_zeros(n, hid, d * p + 1, width + 2 * d * p) for d in dils]
+        # Horizontal stack: the current row of the input layer's and every block's output, laid out for
+        # the dilation of the block that reads it (the last one is read by the head only).
+        self.h = [LeftRow(n, hid, width, p, d, like) for d in dils + [1]]
         self.h_rows = [like.new_zeros(n, width, 2 * hid) for _ in model.blocks]  # (N, W, 2h) per-position bias
         self.vertical = [self._vertical(block, rows, y, n, width) for block, rows in zip(model.blocks, self.h_rows)]
         self.blocks = [
@@ -212,11 +215,11 @@ class GatedCache:
         h_bias = (h_bias * scale)[:, None].expand(n, width, two_h).reshape(n * width, two_h)  # (N * W, 2h)
         w_conv = top_rows(masked_weight(block.v_conv), block.v_conv.kernel_size[0] // 2 + 1)
         return VerticalRows(
-            w_conv, block.v_conv.bias, v_class, as_matrix(block.v_to_h) * scale, h_bias, h_rows.view(n * width, two_h),
+            w_conv, block.v_conv.bias, block.v_conv.dilation[0], v_class, as_matrix(block.v_to_h) * scale, h_bias, h_rows.view(n * width, two_h),
         )  # fmt: skip
 
     @staticmethod
-    def _horizontal(block, h_rows, inp: RowBuffer, out: RowBuffer, n: int, like) -> HorizontalRows:
+    def _horizontal(block, h_rows, inp: LeftRow, out: LeftRow, n: int, like) -> HorizontalRows:
         hid = h_rows.shape[2] // 2
         z = like.new_ones(n, 2 * hid + 1)
         w = as_matrix(block.h_out)  # (h, h)
@@ -229,20 +232,26 @@ class GatedCache:
 
     def start_row(self, xrow: torch.Tensor) -> None:
         """xrow: normalised input row (N, C, W); runs the vertical stack for this row."""
-        x, p, width = self.x, self.p, self.x.width
+        x, width = self.x, self.x.width
         x.set_row(xrow)
         if not self.v:
             return
-        self.v[0][:, :, p, p : p + width] = conv_rows(x.above, self.w_v_in, self.b_v_in, width)  # rows above only
+        self._last_row(0)[:] = conv_rows(x.above, self.w_v_in, self.b_v_in, width)  # rows above only
         for l, vert in enumerate(self.vertical):
-            v_feat = conv_rows(self.v[l], vert.w_conv, vert.b_conv, width)  # (N, 2h, W): rows i - k//2 ... i
+            v_feat = conv_rows(self.v[l], vert.w_conv, vert.b_conv, width, vert.dilation)  # (N, 2h, W): rows i - d k//2 ... i
             link = v_feat.transpose(1, 2).reshape(-1, v_feat.shape[1])  # (N * W, 2h)
             torch.addmm(vert.h_bias, link, vert.w_link, out=vert.h_rows)  # v_to_h(v_feat) + biases + class
             if l + 1 < len(self.v):
                 if vert.v_class is not None:
                     v_feat = v_feat + vert.v_class
                 a, b = v_feat.chunk(2, dim=1)
-                self.v[l + 1][:, :, p, p : p + width] = torch.tanh(a) * torch.sigmoid(b)
+                self._last_row(l + 1)[:] = torch.tanh(a) * torch.sigmoid(b)
+
+    def _last_row(self, l: int) -> torch.Tensor:
+        """Block l's newest row of vertical input, without its padding: a (N, h, W) view."""
+        v, width = self.v[l], self.x.width
+        pad = (v.shape[3] - width) // 2
+        return v[:, :, -1, pad : pad + width]
 
     def pixel(self, j: int) -> torch.Tensor:
         h = torch.addmm(self.in_bias, self.x.window[j], self.in_taps, out=self.h[0].at[j])  # (N, hidden)
@@ -255,13 +264,13 @@ class GatedCache:
     def full_row(self) -> None:
         """Every position of a row that every image knows, layer by layer like a convolution."""
         h = torch.matmul(self.x.windows(), self.in_taps).add_(self.in_bias[:, None])  # (N, W, hidden)
-        self.h[0].row().copy_(h)
+        self.h[0].set_row(h)
         for l, b in enumerate(self.blocks):
             s = torch.matmul(self.h[l].windows(), b.taps).add_(self.h_rows[l]).sigmoid_()  # (N, W, 2h)
             hid = s.shape[2] // 2
             s[..., :hid].mul_(s[..., hid:])
             h = torch.matmul(s, b.w_out[:-1]).add_(b.w_out[-1]).add_(h)  # (N, W, h)
-            self.h[l + 1].row().copy_(h)
+            self.h[l + 1].set_row(h)
 
     def next_row(self) -> None:
         self.x.next_row()
@@ -280,13 +289,13 @@ class GatedCache:
 
 def make_cache(model: AutoregressiveModel, batch: int, y: torch.Tensor | None = None):
     """The row caches of ``model`` for ``batch`` images (labels y (batch,) for conditional models)."""
-    if set(model.config.dilations) != {1}:
-        raise ValueError(
-            f"The fast sampler keeps rows for undilated kernels only; this model has dilations "
-            f"{model.config.dilations}. Sample it with method=\"naive\"."
-        )
     if isinstance(model, GatedPixelCNN):
         return GatedCache(model, batch, y)
+    if set(model.config.dilations) != {1}:
+        raise ValueError(
+            f"The fast sampler keeps dilated rows for the Gated PixelCNN only; this PixelCNN has dilations "
+            f"{model.config.dilations}. Sample it with method=\"naive\"."
+        )
     if isinstance(model, PixelCNN):
         return PixelCNNCache(model, batch, y)
     raise TypeError(f"Fast sampling supports PixelCNN and GatedPixelCNN models, got {type(model).__name__}.")

@@ -44,16 +44,17 @@ def top_rows(weight: torch.Tensor, rows: int) -> torch.Tensor:
     return weight[:, :, :rows].contiguous()
 
 
-def conv_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, width: int) -> torch.Tensor:
-    """Kernel rows ``weight`` (out, in, r, kw) (see ``top_rows``) applied to ``rows`` (N, in, r, pad + W + pad): (N, out, W).
+def conv_rows(rows: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, width: int,
+              dilation: int = 1) -> torch.Tensor:
+    """Kernel rows ``weight`` (out, in, r, kw) (see ``top_rows``) applied to ``rows`` (N, in, rows, pad + W + pad): (N, out, W).
 
-    ``rows`` holds the r input rows that those kernel rows see, so the result
-    is one output row. With no rows (a 1 x k kernel) only the bias is left.
+    ``rows`` holds the input rows that those kernel rows see (d (r - 1) + 1 of them for dilation d),
+    so the result is one output row. With no rows (a 1 x k kernel) only the bias is left.
     """
     if rows.shape[2] == 0:
         out = weight.new_zeros(rows.shape[0], weight.shape[0], width)
         return out if bias is None else out + bias[:, None]
-    return F.conv2d(rows, weight, bias)[:, :, 0]
+    return F.conv2d(rows, weight, bias, dilation=dilation)[:, :, 0]
 
 
 def with_ones(batch: int, channels: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -116,6 +117,41 @@ class RowBuffer:
 
     def tensors(self) -> list[torch.Tensor]:
         return [self.above, self.cur]
+
+
+class LeftRow:
+    """The current row of a layer whose 1 x k kernel reads only taps left of and at the centre, at dilation d.
+
+    The taps of position j are j - d * pad, ..., j - d, j. Positions are stored by their remainder
+    modulo d: position j lives at ``buf[:, j % d, pad + j // d]``, so the taps of every position lie
+    side by side and ``window[j]`` (N, (pad + 1) * channels) is a view, as in ``RowBuffer``; ``at[j]``
+    (N, channels) views position j. With d = 1 this is a row with zeros on the left only.
+    """
+
+    def __init__(self, batch: int, channels: int, width: int, pad: int, dilation: int, like: torch.Tensor):
+        d = dilation
+        self.pad, self.width, self.d = pad, width, d
+        self.buf = like.new_zeros(batch, d, pad + -(-width // d), channels)  # (N, d, pad + ceil(W / d), channels)
+        self.window = [self.buf[:, j % d, j // d : j // d + pad + 1].reshape(batch, -1) for j in range(width)]  # views
+        self.at = [self.buf[:, j % d, pad + j // d] for j in range(width)]
+
+    def set_row(self, row: torch.Tensor) -> None:
+        """row: (N, W, channels), every position at once."""
+        for r in range(self.d):
+            self.buf[:, r, self.pad : self.pad + len(range(r, self.width, self.d))].copy_(row[:, r :: self.d])
+
+    def windows(self) -> torch.Tensor:
+        """The windows of every position at once: (N, W, (pad + 1) * channels)."""
+        n, channels = self.buf.shape[0], self.buf.shape[3]
+        out = self.buf.new_empty(n, self.width, (self.pad + 1) * channels)
+        for r in range(self.d):
+            count = len(range(r, self.width, self.d))
+            taps = self.buf[:, r].unfold(1, self.pad + 1, 1)[:, :count]  # (N, count, channels, pad + 1)
+            out[:, r :: self.d] = taps.transpose(2, 3).reshape(n, count, -1)
+        return out
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [self.buf]
 
 
 class StackedRows:
