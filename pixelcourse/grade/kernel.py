@@ -92,7 +92,7 @@ class Kernel:
 
     async def alive(self) -> bool:
         """True if the kernel answers a trivial cell within a few seconds (after an interrupt)."""
-        return (await self.run("pass", 5, history=False)).state == "ok"
+        return (await self.run("pass", 3, history=False)).state == "ok"
 
     async def stop(self) -> None:
         """Stop the kernel at once, with everything it started."""

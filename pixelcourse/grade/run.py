@@ -139,7 +139,7 @@ class _Session:
         limit = min(self.limits.exercise, self.left())
         ran = await self.kernel.run(attempt.source, limit)
         if ran.state in ("timeout", "dead"):
-            self._decide(attempt, self._stopped(ran, limit, "the exercise cell"))
+            self._decide(attempt, self._stopped(ran, limit, "the exercise cell", attempt))
             return await self._recover(ran)
         if ran.state == "error":
             return self._decide(attempt, Outcome(ERROR, f"the exercise cell raised {ran.error}"))
@@ -148,7 +148,7 @@ class _Session:
         call = f"_grade_{self.nonce}({attempt.task.check!r}, {attempt.task.answer!r}, globals())"
         ran = await self.kernel.run(call, limit, history=False)
         if ran.state in ("timeout", "dead"):
-            self._decide(attempt, self._stopped(ran, limit, "the check (running your code)"))
+            self._decide(attempt, self._stopped(ran, limit, "the check (running your code)", attempt))
             return await self._recover(ran)
         found = results(ran.outputs, self.nonce)
         if not found:
@@ -156,11 +156,11 @@ class _Session:
             return self._decide(attempt, Outcome(ERROR, f"the check gave no result{why}"))
         self._decide(attempt, _verdict(found[-1], attempt))
 
-    def _stopped(self, ran: Ran, limit: float, what: str) -> Outcome:
+    def _stopped(self, ran: Ran, limit: float, what: str, attempt: Attempt) -> Outcome:
         if ran.state == "dead":
-            self.notes.append(f"{what} ended the kernel")
+            self.notes.append(f"{attempt.task.answer} ended the kernel")
             return Outcome(ERROR, f"{what} ended the kernel (exit or crash)")
-        self.notes.append("timed out")
+        self.notes.append(f"timed out: {attempt.task.answer}")
         return Outcome(ERROR, f"timed out: {what} ran over {limit:.0f} s")
 
     async def _recover(self, ran: Ran) -> None:

@@ -141,11 +141,13 @@ def _identify(cells, course: dict[str, CourseNotebook], filename: str) -> tuple[
 
 def _attempt(task: Task, cells, number: str) -> Attempt:
     """Find the submission's cell for ``task`` and decide what can be decided without running it."""
-    by_id = {cell.get("id"): cell for cell in cells if cell.cell_type == "code"}
+    code = [cell for cell in cells if cell.cell_type == "code"]
+    by_id = {cell["id"]: cell for cell in code if cell.get("id")}
+    defines = {id(cell): _defined(cell.source)[0] for cell in code}
     formers = [f for f in FORMER.get(number, ()) if f.now == task.answer]
     cell = by_id.get(task.cell)
-    if cell is None:  # pasted back, or an older notebook: look for the definition itself
-        named = [c for c in by_id.values() if task.answer in _defined(c.source)[0] and not CHECK_CALL.search(c.source)]
+    if cell is None:  # pasted back, or ids lost on the way: look for the definition itself
+        named = [c for c in code if task.answer in defines[id(c)] and not CHECK_CALL.search(c.source)]
         cell = named[-1] if named else None
     if cell is not None:
         names, error = _defined(cell.source)
@@ -155,11 +157,10 @@ def _attempt(task: Task, cells, number: str) -> Attempt:
         if old:
             return Attempt(task, outcome=_outdated(old[0], task), defines=names)
         return Attempt(task, source=cell.source, defines=names)
-    old = [f for f in formers if f.cell in by_id or any(f.answer in _defined(c.source)[0] for c in by_id.values())]
+    old = [f for f in formers if f.cell in by_id or any(f.answer in names for names in defines.values())]
     if old:
         return Attempt(task, outcome=_outdated(old[0], task))
-    ids = {cell.get("id") for cell in cells}
-    if task.check_cell in ids:
+    if task.check_cell in by_id or any(f"checks.{task.check}(" in c.source for c in code):
         return Attempt(task, outcome=Outcome(ERROR, f"the exercise cell is missing (no cell {task.cell} and none "
                                                     f"that defines {task.answer}); was it deleted?"))
     return Attempt(task, outcome=Outcome(ERROR, f"not in this notebook: neither the exercise nor its check is there "
@@ -177,7 +178,7 @@ def _defined(source: str) -> tuple[list[str], str]:
     lines = source.split("\n")
     offset = 0
     if lines and lines[0].startswith("%%"):
-        if not lines[0].split()[0] in PYTHON_CELL_MAGICS:
+        if lines[0].split()[0] not in PYTHON_CELL_MAGICS:
             return [], ""  # another language: the kernel will tell
         lines, offset = lines[1:], 1
     from IPython.core.inputtransformer2 import TransformerManager
