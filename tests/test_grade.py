@@ -56,10 +56,11 @@ while True:
 
 
 def escapes(outside: Path) -> str:
-    """A cell that tries to leave traces outside its folder, then defines causal_mask correctly."""
+    """A cell that tries to leave traces outside its folder (after a remount), then defines causal_mask correctly."""
     solved = cell(load(SOLUTIONS), "01-09").source
     return f'''import os, subprocess
 subprocess.Popen(["sleep", "{SLEEP}"])
+subprocess.run(["mount", "-o", "remount,rw", "/"], capture_output=True)  # refused when sealed
 for path in [{str(outside)!r}, os.path.expanduser("~/trace.txt"), "trace.txt"]:
     try:
         open(path, "w").write("left behind")

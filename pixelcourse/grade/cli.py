@@ -21,6 +21,14 @@ from .sandbox import Isolation, isolation
 from .submission import read_submission
 
 
+def say(text: str) -> None:
+    """Print to the terminal; if its reader went away (``... | head``), go on grading silently."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 class UsageError(ValueError):
     """The command line asks for something the grader cannot do; the message says what to give instead."""
 
@@ -55,7 +63,7 @@ def _positive(text: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pixelcourse.grade", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(prog="python -m pixelcourse.grade", description="Grade learner notebooks into a report.",
                                 epilog=__doc__.split("\n\n")[1])
     p.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="learner notebooks, or folders searched for *.ipynb")
     p.add_argument("--out", default="report", help="folder of the report (default: report/)")
@@ -100,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     subs = [read_submission(path, course) for path in paths]
-    print(f"Grading {len(subs)} submission{'s' * (len(subs) != 1)}, {args.jobs} at a time...", flush=True)
+    say(f"Grading {len(subs)} submission{'s' * (len(subs) != 1)}, {args.jobs} at a time...")
     done = []
 
     def progress(graded: Graded) -> None:
@@ -109,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         for outcome in graded.outcomes.values():
             counts[outcome.status] = counts.get(outcome.status, 0) + 1
         text = ", ".join(f"{n} {status}" for status, n in counts.items()) or graded.submission.problem or "nothing to grade"
-        print(f"[{len(done)}/{len(subs)}] {label(graded)}: {text} ({graded.seconds:.1f} s)", flush=True)
+        say(f"[{len(done)}/{len(subs)}] {label(graded)}: {text} ({graded.seconds:.1f} s)")
 
     start = time.perf_counter()
     limits = Limits(notebook=args.timeout, exercise=args.exercise_timeout)
@@ -123,5 +131,5 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"error: cannot write the report into {out}: {err.strerror or err}", file=sys.stderr)
         return 1
-    print(terminal_summary(graded, time.perf_counter() - start, sealed.detail, written))
+    say(terminal_summary(graded, time.perf_counter() - start, sealed.detail, written))
     return 0

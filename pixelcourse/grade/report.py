@@ -159,7 +159,8 @@ def write_report(graded: list[Graded], out: Path, isolation: str) -> list[Path]:
 def terminal_summary(graded: list[Graded], seconds: float, isolation: str, written: list[Path]) -> str:
     """A few lines for the terminal: the class per exercise, the rows to look at, and where the report is."""
     mean = sum(g.seconds for g in graded) / len(graded) if graded else 0.0
-    lines = [f"Graded {len(graded)} submissions in {seconds:.1f} s ({mean:.1f} s each on average).",
+    lines = [f"Graded {len(graded)} submission{'s' * (len(graded) != 1)} in {seconds:.1f} s "
+             f"({mean:.1f} s each on average).",
              f"Isolation: {isolation}.", ""]
     summary = summarise(graded)
     if summary:
