@@ -122,7 +122,7 @@ def load_course(folder: Path = COURSE_DIR) -> dict[str, CourseNotebook]:
             raise CourseError(f"the course notebook {number}_*.ipynb is not in {folder}: "
                               "run the grader from a complete copy of the course")
         cells = json.loads(found[0].read_text(encoding="utf-8"))["cells"]
-        code = {cell["id"]: _text(cell["source"]) for cell in cells if cell["cell_type"] == "code"}
+        code = {cell["id"]: cell_text(cell["source"]) for cell in cells if cell["cell_type"] == "code"}
         missing = [step if isinstance(step, str) else step.cell for step in steps
                    if (step if isinstance(step, str) else step.cell) not in code]
         if missing:
@@ -132,5 +132,6 @@ def load_course(folder: Path = COURSE_DIR) -> dict[str, CourseNotebook]:
     return course
 
 
-def _text(source) -> str:
+def cell_text(source: str | list[str]) -> str:
+    """A cell's source as one string (notebook files may store it as a list of lines)."""
     return source if isinstance(source, str) else "".join(source)

@@ -95,7 +95,8 @@ class Box:
         }
         env.update({name: str(self.root / sub) for name, sub in folders.items()})
         # The grader's own import path, so the kernel runs this course's package with the course's Python.
-        paths = [str(PACKAGE_PARENT)] + [p for p in sys.path if p and os.path.isdir(p) and p != str(PACKAGE_PARENT)]
+        here = os.getcwd()  # the teacher's folder (on the path of ``python -m``) must not shadow a module
+        paths = [str(PACKAGE_PARENT)] + [p for p in sys.path if p and os.path.isdir(p) and p not in (here, str(PACKAGE_PARENT))]
         env.update(PYTHONPATH=os.pathsep.join(paths), MPLBACKEND="agg", OMP_NUM_THREADS="1", PYTHONNOUSERSITE="1")
         return env
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 
 from ..checks import EXERCISES
-from .exercises import FORMER, STEPS, CourseNotebook, Task, tasks
+from .exercises import FORMER, STEPS, CourseNotebook, Task, cell_text, tasks
 
 PASS, WRONG, NOT_DONE, ERROR = "pass", "wrong", "not done", "error"
 CHECK_CALL = re.compile(r"pixelcourse\.checks\.(check_\w+)\s*\(")
@@ -73,7 +73,7 @@ def read_submission(path: Path, course: dict[str, CourseNotebook]) -> Submission
         return sub
     if how:
         sub.notes.append(how)
-    called = {m for cell in cells if cell.cell_type == "code" for m in CHECK_CALL.findall(_text(cell.source))}
+    called = {m for cell in cells if cell.cell_type == "code" for m in CHECK_CALL.findall(cell_text(cell.source))}
     gone = sorted(name for name in called if name not in EXERCISES)
     if gone:
         sub.notes.append(f"older version of the course: it calls {', '.join(gone)}, which the course no longer has")
@@ -105,7 +105,7 @@ def _read_notebook(path: Path):
         if not isinstance(nb.get("cells"), list):
             raise ValueError("it has no list of cells")
         for cell in nb.cells:
-            cell.source = _text(cell.get("source", ""))
+            cell.source = cell_text(cell.get("source", ""))
             cell.setdefault("cell_type", "raw")
     except Exception as err:  # any malformed structure: one line, never a traceback
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -200,5 +200,3 @@ def _defined(source: str) -> tuple[list[str], str]:
     return names, ""
 
 
-def _text(source) -> str:
-    return source if isinstance(source, str) else "".join(source)
