@@ -60,12 +60,17 @@ class Kernel:
                               interrupt_on_timeout=True, startup_timeout=max(1, math.ceil(seconds)),
                               error_on_timeout={"ename": TIMEOUT, "evalue": "", "traceback": []})
         self.client.on_cell_executed = self._keep_reply
+        log = self.box.root / "kernel.log"  # the kernel's own stdout and stderr: kept off the teacher's terminal
         try:
-            await self.client.async_start_new_kernel(env=self.box.env(), cwd=str(self.box.work))
+            with open(log, "ab") as output:
+                await self.client.async_start_new_kernel(env=self.box.env(), cwd=str(self.box.work),
+                                                         stdout=output, stderr=output)
             await self.client.async_start_new_kernel_client()
         except Exception as err:
             await self.stop()
-            raise RuntimeError(f"the kernel did not start ({type(err).__name__}: {_first_line(str(err))})") from None
+            said = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+            why = said[-1] if said else f"{type(err).__name__}: {_first_line(str(err))}"
+            raise RuntimeError(f"the kernel did not start ({why[:160]})") from None
 
     def _keep_reply(self, cell, cell_index, execute_reply) -> None:
         self._reply = execute_reply or {}

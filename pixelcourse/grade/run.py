@@ -220,7 +220,12 @@ async def grade_all(subs: list[Submission], course: dict[str, CourseNotebook], l
 
     async def one(sub: Submission) -> Graded:
         async with gate:
-            graded = await grade(sub, course, limits, sealed)
+            try:
+                graded = await grade(sub, course, limits, sealed)
+            except Exception as err:  # the grader's own failure on one submission: its row says so, the rest go on
+                why = Outcome(ERROR, f"the grader failed on this submission ({type(err).__name__}: {err})"[:200])
+                graded = Graded(sub, {column(sub.number, a.task): a.outcome or why for a in sub.attempts},
+                                sub.notes + ["the grader failed on this submission"], 0.0)
         if on_done is not None:
             on_done(graded)
         return graded

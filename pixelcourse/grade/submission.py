@@ -61,7 +61,14 @@ class Submission:
 
 def read_submission(path: Path, course: dict[str, CourseNotebook]) -> Submission:
     """Read ``path`` and match it to the course; never raises on a bad file (see ``Submission.problem``)."""
-    sub = Submission(Path(path))
+    try:
+        return _read_submission(Path(path), course)
+    except Exception as err:  # a file odder than any case above: one row, not the end of the class's grading
+        return Submission(Path(path), problem=f"the grader could not read it ({type(err).__name__}: {err})"[:200])
+
+
+def _read_submission(path: Path, course: dict[str, CourseNotebook]) -> Submission:
+    sub = Submission(path)
     nb, sub.problem = _read_notebook(sub.path)
     if nb is None:
         return sub
@@ -107,6 +114,8 @@ def _read_notebook(path: Path):
         for cell in nb.cells:
             cell.source = cell_text(cell.get("source", ""))
             cell.setdefault("cell_type", "raw")
+            if not isinstance(cell.get("id", ""), str):
+                del cell["id"]  # a hand-edited id that is no string: match the cell by its content
     except Exception as err:  # any malformed structure: one line, never a traceback
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         return None, f"not a Jupyter notebook ({first[:120]})"
