@@ -1,6 +1,7 @@
 """Execute solution notebooks in full (no quick mode), in place, and regenerate notebooks/.
 
-The committed outputs of solutions/ come from such a full run of the current code;
+The committed outputs of solutions/ come from such a full run of the current code, from scratch: the
+learner's training run that notebook 03 writes (and 06 samples) is removed before 03 runs, or 03 would resume it;
 CI then compares every text output with strict nbval in quick mode (cells marked
 ``# NBVAL_IGNORE_OUTPUT`` excepted).
 
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print(f"No solution notebooks match {args.numbers}.", file=sys.stderr)
         return 2
+    if any(p.name.startswith("03") for p in paths):  # notebook 03 resumes its training run: start it afresh
+        for stale in sorted((SOLUTIONS / "my_pixelcnn").glob("*.pt")):
+            stale.unlink()
     for path in paths:
         print(f"{path.name}: {execute(path):.0f} s", flush=True)
     return subprocess.call([sys.executable, str(REPO / "tools" / "make_notebooks.py")])

@@ -8,6 +8,9 @@ from torch import nn
 import pixelcourse
 from pixelcourse.mine import use
 
+# imported in the notebook before this cell
+import time
+
 training_step = use("training_step", quiet=True)  # yours, or the reference if yours is not ready
 
 def train_loop(model, data, steps: int, training_step, batch_size: int = 32, lr: float = 2e-3,
