@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from first_digits import cpu_name  # the CPU's model name as lscpu prints it
+
 REPO = Path(__file__).resolve().parent.parent
 QUICK_BUDGET_S = 6 * 60
 FULL_BUDGET_S = 3 * 60
@@ -78,16 +80,6 @@ def full_run_time(notebook: Path, parts: Path) -> tuple[float, str]:
         os.environ.clear()
         os.environ.update(saved)
     return time.perf_counter() - start, error
-
-
-def cpu_name() -> str:
-    """The CPU's model name as lscpu prints it."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown CPU"
-    names = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name:")]
-    return names[0] if names else "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> int:
