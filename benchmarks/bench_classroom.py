@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from classroom.local_hub import LocalHub, Memory  # noqa: E402
 from classroom.student import Student  # noqa: E402
+from bench_app import cpu_name  # noqa: E402  (the lscpu model name and logical CPUs)
 
 PASSWORD = "bench-classroom"
 NOTEBOOK = "notebooks/01_masked_convolutions.ipynb"
@@ -36,13 +36,9 @@ FIRST_CELLS = 6  # code cells of notebook 01: versions, imports, raster order, 1
 MIB = 2**20
 
 
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        name = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "")
-    except (OSError, subprocess.SubprocessError):
-        name = ""
-    return f"{name or 'unknown CPU'}, {os.cpu_count()} logical CPUs, {psutil.virtual_memory().total / 2**30:.0f} GiB"
+def machine() -> str:
+    """The CPU (bench_app's lscpu reading), its logical CPUs and the machine's memory."""
+    return f"{cpu_name()}, {psutil.virtual_memory().total / 2**30:.0f} GiB"
 
 
 def run_first_cells(student: Student) -> float:
@@ -86,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=3, help="students who log in (default 3)")
     args = parser.parse_args(argv)
-    print(f"CPU: {cpu_name()}; {args.students} students; torch threads per kernel: "
+    print(f"CPU: {machine()}; {args.students} students; torch threads per kernel: "
           f"{os.environ.get('OMP_NUM_THREADS', 'default')}")
     with tempfile.TemporaryDirectory(prefix="bench-classroom-") as state, LocalHub(state, PASSWORD) as hub:
         for i in range(args.students):
