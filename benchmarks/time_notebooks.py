@@ -59,8 +59,9 @@ def nbval_time(folder: str) -> tuple[float, str]:
     return seconds, (lines[-1] if lines else result.stderr.strip()[-200:])
 
 
-def full_run_time(notebook: Path, parts: Path) -> tuple[float, str]:
-    """Seconds to execute a copy of ``notebook`` in full mode from its own folder, and "" or the error that stopped it."""
+def full_run_time(notebook: Path, parts: Path) -> tuple[float, str, list[tuple[float, str]]]:
+    """Seconds to execute a copy of ``notebook`` in full mode from its own folder, "" or the error that
+    stopped it, and the three slowest cells as (seconds, cell id)."""
     import nbclient
     import nbformat
 
@@ -79,7 +80,21 @@ def full_run_time(notebook: Path, parts: Path) -> tuple[float, str]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return time.perf_counter() - start, error
+    return time.perf_counter() - start, error, _slowest_cells(nb)
+
+
+def _slowest_cells(nb, count: int = 3) -> list[tuple[float, str]]:
+    """The cells that took longest, from the timings nbclient records in each cell's metadata."""
+    from datetime import datetime
+
+    times = []
+    for cell in nb.cells:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            began, ended = (datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                            for k in ("iopub.execute_input", "shell.execute_reply"))
+            times.append(((ended - began).total_seconds(), cell.get("id", "?")))
+    return sorted(times, reverse=True)[:count]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,10 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         total = 0.0
         with tempfile.TemporaryDirectory() as parts:
             for notebook in notebooks:
-                seconds, error = full_run_time(notebook, Path(parts) / "my_pixelcnn")
+                seconds, error, slowest = full_run_time(notebook, Path(parts) / "my_pixelcnn")
                 total += seconds
                 verdict = "ok" if seconds <= FULL_BUDGET_S else f"OVER the {FULL_BUDGET_S // 60} min budget"
-                print(f"  {notebook.name:<32} {seconds:7.1f} s  {verdict}{'  ' + error if error else ''}", flush=True)
+                cells = ", ".join(f"{cell} {t:.0f} s" for t, cell in slowest)
+                print(f"  {notebook.name:<32} {seconds:7.1f} s  {verdict}{'  ' + error if error else ''}"
+                      f"  (slowest cells: {cells})", flush=True)
         print(f"  {'all':<32} {total:7.1f} s")
     return 0
 

@@ -11,7 +11,8 @@ One module (or small package) per job, imported one way, from the bottom up:
   row caches.
 - ``plots`` (08), ``widget/`` (09: pad functions, controls, rendering, the background run, ``DrawPad``),
   ``app/`` (the pad alone in a browser, ``python -m pixelcourse.app``), ``compression/`` (10).
-- ``checks/`` for the exercises; ``settings`` and ``util`` are shared by all.
+- ``checks/`` for the exercises; ``settings``, ``threads`` (how many torch uses in a notebook) and
+  ``util`` are shared by all.
 """
 
 from .masks import MaskedConv2d, make_mask
@@ -36,6 +37,8 @@ from .settings import CHECKPOINT_DIR, DATA_DIR, quick, quick_or
 from .quantisation import dequantise, quantise
 from .data import load_dataset, subset
 from .live import LiveLoss
-from . import mine
+from . import mine, threads
 
 __version__ = "0.1.0"
+
+threads.watch_cells()  # in a notebook: torch computes on the cores other programs leave free

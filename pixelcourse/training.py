@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import threads
 from .checkpoints import CheckpointError, check_compatible, load_checkpoint, read_checkpoint, save_checkpoint
 from .data import load_dataset
 from .likelihood import LN2, batches, bits_per_dim, labels_for, nll_nats
@@ -331,8 +332,9 @@ def fit(model: nn.Module, train, test=None, config: TrainConfig | None = None, *
     if model is base and world > 1:
         net = nn.parallel.DistributedDataParallel(base)
     writers = [Checkpointer(checkpoint, base, history, metadata)] if checkpoint is not None and rank == 0 else []
+    rechoose = [threads.Rechoose()] if threads.watching() else []  # in a notebook: the cores free now
     # History first: the Checkpointer saves the history with this epoch's test bits/dim in it.
-    train_epochs(net, train, test, run, [History(history), *writers, *callbacks], progress)
+    train_epochs(net, train, test, run, [History(history), *writers, *rechoose, *callbacks], progress)
     base.history = history
     return history
 
