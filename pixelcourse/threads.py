@@ -5,7 +5,7 @@ slowest thread. When another program keeps a core busy (a browser tab, a second 
 training run), the thread on that core runs only part of the time, and each of the hundreds of
 parallel operations of a training step waits for it. In a Jupyter kernel on Linux, which runs in a
 session of its own and so in a scheduling group of its own, a step of notebook 02's small
-PixelCNN took 3.6 s with two threads on a 2-core CPU with one core busy, and 0.03 s with one
+PixelCNN took 4.0 s with two threads on a 2-core CPU with one core busy, and 0.045 s with one
 (``benchmarks/bench_threads.py`` measures it on your machine).
 
 So in a notebook the course measures, before a cell and every few seconds of training, how much
