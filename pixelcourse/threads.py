@@ -141,10 +141,7 @@ def watching() -> bool:
     return _state["watching"]
 
 
-class Rechoose:
-    """Training callback: measures the free cores again every ``EVERY_S`` seconds of a long run."""
-
-
-    def __call__(self, event: str, run) -> None:
-        if event == "step":
-            choose()
+def rechoose(event: str, run) -> None:
+    """Training callback: measures the free cores again, at most every ``EVERY_S`` seconds, between steps."""
+    if event == "step":
+        choose()

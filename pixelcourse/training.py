@@ -332,7 +332,7 @@ def fit(model: nn.Module, train, test=None, config: TrainConfig | None = None, *
     if model is base and world > 1:
         net = nn.parallel.DistributedDataParallel(base)
     writers = [Checkpointer(checkpoint, base, history, metadata)] if checkpoint is not None and rank == 0 else []
-    rechoose = [threads.Rechoose()] if threads.watching() else []  # in a notebook: the cores free now
+    rechoose = [threads.rechoose] if threads.watching() else []  # in a notebook: the cores free now
     # History first: the Checkpointer saves the history with this epoch's test bits/dim in it.
     train_epochs(net, train, test, run, [History(history), *writers, *rechoose, *callbacks], progress)
     base.history = history
