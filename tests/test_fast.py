@@ -1,4 +1,8 @@
-"""The fast sampler against the naive oracle: same logits, same samples, known pixels kept, fixed memory."""
+"""The fast sampler against the naive oracle: same logits, same samples, known pixels kept, fixed memory.
+
+The tests marked with the ``steps`` fixture run twice: with the compiled steps (numba, the default)
+and with torch's operations (PIXELCOURSE_COMPILED=0), the path a machine without numba takes.
+"""
 
 import inspect
 
@@ -28,6 +32,15 @@ def partial_image(x, known, step):
     order = torch.arange(C * H * W).view(H, W, C).permute(2, 0, 1)  # (C, H, W) position in generation order
     later = order >= (i * W + j) * C + c
     return torch.where(later & ~known, torch.zeros_like(x), x)
+
+
+@pytest.fixture(params=["compiled", "torch"])
+def steps(request, monkeypatch):
+    """Run the test with the compiled steps and again with torch's operations."""
+    monkeypatch.setenv("PIXELCOURSE_COMPILED", "1" if request.param == "compiled" else "0")
+    model = tiny_model("mnist", height=3, width=3)
+    assert sampling.make_cache(model, 1).compiled == (request.param == "compiled")
+    return request.param
 
 
 def run_fast_recording_logits(model, images, known, labels, temperature=1.0, seed=0):
@@ -75,7 +88,7 @@ def test_fast_logits_match_a_full_forward_pass(preset):
     check_logits(model, out, known, labels, recorded)
 
 
-def test_fast_completion_logits_match_a_full_forward_pass(preset):
+def test_fast_completion_logits_match_a_full_forward_pass(preset, steps):
     # Rows every image knows (computed a row at a time), rows some images know, scattered known pixels.
     model = tiny_model(preset, height=12, width=11)
     c = model.config
@@ -102,7 +115,7 @@ def test_fast_logits_at_the_real_preset_size(preset_name):
     check_logits(model, out, known, None, recorded, literal_steps=6)
 
 
-def test_fast_samples_equal_naive_samples(preset):
+def test_fast_samples_equal_naive_samples(preset, steps):
     model = tiny_model(preset, height=12, width=11)
     labels = labels_for(model, 3)
     for temperature in (1.0, 0.7):
@@ -114,7 +127,7 @@ def test_fast_samples_equal_naive_samples(preset):
         assert torch.equal(naive, fast_)
 
 
-def test_fast_completion_equals_naive_and_keeps_known_pixels(preset):
+def test_fast_completion_equals_naive_and_keeps_known_pixels(preset, steps):
     model = tiny_model(preset, height=12, width=11)
     c = model.config
     g = torch.Generator().manual_seed(4)
@@ -192,7 +205,7 @@ def test_the_draw_gets_a_new_logits_tensor_at_every_step():
 
 @pytest.mark.parametrize("arch_preset", ["mnist", "cifar10"])
 @pytest.mark.parametrize("overrides", [dict(kernel_size=5), dict(input_kernel=5), dict(num_classes=3)])
-def test_fast_equals_naive_for_other_kernels_and_class_terms(arch_preset, overrides):
+def test_fast_equals_naive_for_other_kernels_and_class_terms(arch_preset, overrides, steps):
     # kernel 5: two cached rows above per layer; num_classes: the class terms of both architectures.
     model = tiny_model(arch_preset, height=7, width=6, **overrides)
     c = model.config
@@ -232,3 +245,67 @@ def test_sample_step_is_the_inverse_cdf_of_the_tempered_nucleus(levels):
                 expected = (probs.cumsum(dim=-1) < u).sum(dim=-1).clamp(max=levels - 1)
                 assert new.dtype == torch.long and torch.equal(new, expected)
         assert torch.equal(logits, before)  # the caller's logits are left alone
+
+
+def record_steps(model, images, known, labels, compiled):
+    """Every step's logits and the finished images, with the cache's steps compiled or not."""
+    recorded = []
+
+    def recording_step(logits, t, generator):
+        recorded.append(logits.clone())
+        return pixelcourse.sample_step(logits, t, generator)
+
+    x = images.clone()
+    cache = sampling.make_cache(model, images.shape[0], labels, compiled=compiled)
+    assert cache.compiled == compiled
+    sampling.complete_fast(model, x, known, labels, 1.0, torch.Generator().manual_seed(5), draw=recording_step, cache=cache)
+    return x, recorded
+
+
+@pytest.mark.parametrize("overrides", [{}, dict(kernel_size=5, input_kernel=5), dict(num_classes=3), dict(hidden=24, layers=3)])
+def test_compiled_steps_give_the_torch_steps_logits(preset, overrides):
+    # The same walk twice: every step's logits agree within float rounding, so the draws agree too.
+    # hidden=24: products longer than the compiled step's eight-input unrolling, and colour masks at 24.
+    model = tiny_model(preset, height=6, width=7, **overrides)
+    c = model.config
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(0, c.levels, (3, c.channels, 6, 7), generator=g)
+    known = torch.rand(images.shape, generator=g) < 0.3
+    known[:, :, 1] = True  # a row every image knows: the row-at-once path between compiled steps
+    labels = labels_for(model, 3)
+    (a, torch_logits), (b, compiled_logits) = (record_steps(model, images, known, labels, flag) for flag in (False, True))
+    assert len(torch_logits) == len(compiled_logits) > 0
+    for x, y in zip(torch_logits, compiled_logits):
+        assert x.dtype == y.dtype == torch.float32 and x.shape == y.shape
+        torch.testing.assert_close(y, x, atol=2e-5, rtol=0)
+    assert torch.equal(a, b)
+
+
+def test_compiled_mixture_logits_equal_the_torch_formula():
+    # Means and scales far inside and outside the bins, scales at and past the clamp, 2 to 256 levels.
+    from pixelcourse.sampling import kernels
+    from pixelcourse.mixture import mixture_step_logits
+
+    g = torch.Generator().manual_seed(0)
+    for levels in (2, 3, 17, 256):
+        raw = torch.randn(40, 30, generator=g) * 3
+        raw[:10, 20:] = torch.linspace(-9, 9, 10)[:, None]  # log scales from below -7 to above 7
+        raw[10:20, 10:20] = torch.linspace(-4, 4, 10)[:, None]  # means far outside [-1, 1]
+        expected = mixture_step_logits(raw, levels)
+        got = torch.from_numpy(kernels.mixture_logits_step(raw.numpy(), levels))
+        assert got.dtype == torch.float32 and got.shape == (40, levels)
+        torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-6)
+        assert torch.allclose(got.double().exp().sum(1), torch.ones(40, dtype=torch.float64), atol=1e-5)
+
+
+def test_the_compiled_steps_are_used_only_where_they_apply(monkeypatch):
+    model = tiny_model("mnist", height=4, width=4)
+    assert sampling.make_cache(model, 1).compiled  # numba is a dependency: the default
+    assert not sampling.make_cache(model, 1, compiled=False).compiled
+    assert not sampling.make_cache(model.double(), 1).compiled  # float64 weights: torch's step
+    assert not sampling.make_cache(tiny_model("cifar10", layers=0), 1).compiled
+    monkeypatch.setenv("PIXELCOURSE_COMPILED", "0")
+    assert not sampling.make_cache(tiny_model("mnist", height=4, width=4), 1).compiled
+    monkeypatch.setenv("PIXELCOURSE_COMPILED", "yes please")
+    with pytest.raises(ValueError, match="PIXELCOURSE_COMPILED must be 0 .* or 1"):
+        pixelcourse.sample(model, 1)

@@ -81,3 +81,7 @@ fi
 
 # Fetch and verify every dataset once (a verified copy in data/ is reused later).
 "$py" -m pixelcourse.data fetch all
+
+# Compile the fast sampler's steps once for this machine (numba keeps them on disk), so that the
+# first sample in a notebook loads them instead of compiling.
+"$py" -m pixelcourse.sampling.compile

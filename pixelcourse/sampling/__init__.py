@@ -5,6 +5,7 @@
 - ``naive.py``: one full forward pass per sub-pixel (the teaching version and the test oracle).
 - ``fast.py``: one cached step per sub-pixel (``complete_fast``, ``fill_rows``).
 - ``rows.py``, ``caches.py``, ``head.py``: the row caches behind the fast sampler.
+- ``kernels.py``: the caches' step compiled by numba (the default where numba is installed); ``compile.py`` compiles it at setup.
 """
 
 from .caches import GatedCache, PixelCNNCache, cache_bytes, make_cache

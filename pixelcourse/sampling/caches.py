@@ -30,6 +30,7 @@ channels per image.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import torch
@@ -79,7 +80,7 @@ class PixelCNNCache:
     positions need. The 1x1 convolutions need no cache.
     """
 
-    def __init__(self, model: PixelCNN, batch: int, y: torch.Tensor | None):
+    def __init__(self, model: PixelCNN, batch: int, y: torch.Tensor | None, compiled: bool = False):
         c = model.config
         like, n, width = model.input_conv.weight, batch, c.width
         pin = c.input_kernel // 2
@@ -92,6 +93,18 @@ class PixelCNNCache:
         self.h = like.new_zeros(n, c.hidden)  # (N, hidden): the residual stream at the current position
         self.conv = StackedRows([block.conv for block in model.blocks], n, width, like)
         self.blocks = [ResidualRows.of(block, n, y, like) for block in model.blocks]
+        self.compiled = compiled
+        if compiled:  # the same step as one compiled call on the same buffers (kernels.pixelcnn_step)
+            from .kernels import pixelcnn_step
+
+            self.step = pixelcnn_step
+            b, half = self.blocks, self.conv.rows.shape[3]
+            self.arrays = _arrays(
+                self.x.cur, self.in_rows, self.in_taps, self.conv.cur, self.conv.rows,
+                b[0].h_in[:, c.hidden :].contiguous(), torch.stack([r.w_reduce for r in b]),
+                torch.stack(self.conv.taps), torch.stack([r.w_expand for r in b]),
+                like.new_empty(c.hidden), like.new_empty(half), self.h,
+            )  # fmt: skip
 
     def start_row(self, xrow: torch.Tensor) -> None:
         """xrow: normalised input row (N, C, W) with the known values (the others at level 0)."""
@@ -100,6 +113,9 @@ class PixelCNNCache:
         self.conv.start_row()
 
     def pixel(self, j: int) -> torch.Tensor:
+        if self.compiled:
+            self.step(j, *self.arrays)
+            return self.h
         h, conv = self.h, self.conv
         torch.addmm(self.in_above[j], self.x.window[j], self.in_taps, out=h)  # (N, hidden)
         for l, b in enumerate(self.blocks):
@@ -182,7 +198,7 @@ class GatedCache:
     vertical input, and its horizontal input row by remainder modulo d (``LeftRow``).
     """
 
-    def __init__(self, model: GatedPixelCNN, batch: int, y: torch.Tensor | None):
+    def __init__(self, model: GatedPixelCNN, batch: int, y: torch.Tensor | None, compiled: bool = False):
         c = model.config
         like, n, width, hid = model.h_in.weight, batch, c.width, c.hidden
         pin, p = c.input_kernel // 2, c.kernel_size // 2
@@ -197,12 +213,24 @@ class GatedCache:
         # Horizontal stack: the current row of the input layer's and every block's output, laid out for
         # the dilation of the block that reads it (the last one is read by the head only).
         self.h = [LeftRow(n, hid, width, p, d, like) for d in dils + [1]]
-        self.h_rows = [like.new_zeros(n, width, 2 * hid) for _ in model.blocks]  # (N, W, 2h) per-position bias
+        self.link = like.new_zeros(len(dils), n, width, 2 * hid)  # (L, N, W, 2h): per-position bias of every block
+        self.h_rows = list(self.link.unbind(0))  # (N, W, 2h) per block
         self.vertical = [self._vertical(block, rows, y, n, width) for block, rows in zip(model.blocks, self.h_rows)]
         self.blocks = [
             self._horizontal(block, self.h_rows[l], self.h[l], self.h[l + 1], n, like)
             for l, block in enumerate(model.blocks)
         ]
+        self.compiled = compiled
+        if compiled:  # the same step as one compiled call on the same buffers (kernels.gated_step)
+            from .kernels import gated_step
+
+            self.step = gated_step
+            self.out = like.new_zeros(n, hid)  # (N, hidden): the features the step returns
+            rows = tuple(_arrays(*(row.buf for row in self.h)))  # the input layer's and every block's output row
+            self.arrays = _arrays(self.x.cur, self.in_taps, self.in_bias) + (rows,) + _arrays(
+                torch.tensor(dils + [1]), self.link, torch.stack([b.taps for b in self.blocks]),
+                torch.stack([b.w_out for b in self.blocks]), like.new_empty(2 * hid), self.out,
+            )  # fmt: skip
 
     @staticmethod
     def _vertical(block, h_rows, y, n: int, width: int) -> VerticalRows:
@@ -254,6 +282,9 @@ class GatedCache:
         return v[:, :, -1, pad : pad + width]
 
     def pixel(self, j: int) -> torch.Tensor:
+        if self.compiled:
+            self.step(j, *self.arrays)
+            return self.out
         h = torch.addmm(self.in_bias, self.x.window[j], self.in_taps, out=self.h[0].at[j])  # (N, hidden)
         for b in self.blocks:
             torch.addmm(b.rows[j], b.window[j], b.taps, out=b.feat).sigmoid_()  # (N, 2h): h_conv + link + biases
@@ -287,17 +318,52 @@ class GatedCache:
         return out
 
 
-def make_cache(model: AutoregressiveModel, batch: int, y: torch.Tensor | None = None):
-    """The row caches of ``model`` for ``batch`` images (labels y (batch,) for conditional models)."""
+def _arrays(*tensors: torch.Tensor) -> tuple:
+    """numpy arrays that share memory with ``tensors`` (the compiled step writes into the cache's buffers)."""
+    arrays = tuple(t.detach().numpy() for t in tensors)
+    assert all(a.flags.c_contiguous for a in arrays), "the compiled step needs contiguous buffers"
+    return arrays
+
+
+def compiled_by_default() -> bool:
+    """True unless PIXELCOURSE_COMPILED is 0 or numba cannot be imported (which takes it ~0.4 s, once)."""
+    setting = os.environ.get("PIXELCOURSE_COMPILED", "1").strip()
+    if setting not in ("0", "1"):
+        raise ValueError(
+            f"PIXELCOURSE_COMPILED must be 0 (sample with torch's operations) or 1 (compiled steps), got {setting!r}."
+        )
+    if setting == "0":
+        return False
+    from . import kernels  # imports numba
+
+    return kernels.numba is not None
+
+
+def compilable(model: AutoregressiveModel, compiled: bool | None = None) -> bool:
+    """Whether ``make_cache`` gives ``model`` the compiled step: asked for (by default when numba is
+    installed and PIXELCOURSE_COMPILED is not 0), float32 weights on the CPU, and at least one block."""
+    if compiled is None:
+        compiled = compiled_by_default()
+    weight = next(model.parameters())
+    return bool(compiled) and weight.device.type == "cpu" and weight.dtype == torch.float32 and model.config.layers > 0
+
+
+def make_cache(model: AutoregressiveModel, batch: int, y: torch.Tensor | None = None, compiled: bool | None = None):
+    """The row caches of ``model`` for ``batch`` images (labels y (batch,) for conditional models).
+
+    compiled: run each step as one compiled call (``kernels``) instead of torch operations; the
+    default uses it where numba is installed. Both give the same numbers up to float rounding.
+    """
+    compiled = compilable(model, compiled)
     if isinstance(model, GatedPixelCNN):
-        return GatedCache(model, batch, y)
+        return GatedCache(model, batch, y, compiled)
     if set(model.config.dilations) != {1}:
         raise ValueError(
             f"The fast sampler keeps dilated rows for the Gated PixelCNN only; this PixelCNN has dilations "
             f"{model.config.dilations}. Sample it with method=\"naive\"."
         )
     if isinstance(model, PixelCNN):
-        return PixelCNNCache(model, batch, y)
+        return PixelCNNCache(model, batch, y, compiled)
     raise TypeError(f"Fast sampling supports PixelCNN and GatedPixelCNN models, got {type(model).__name__}.")
 
 

@@ -99,7 +99,7 @@ class _Walk:
         n, C, width = x.shape[0], c.channels, c.width
         self.x, self.known = x, known
         self.cache = make_cache(model, n, y) if cache is None else cache
-        self.head = Head(model, n)
+        self.head = Head(model, n, self.cache.compiled)
         self.table = model.normalise(torch.arange(c.levels, device=x.device))  # (levels,): level -> input
         self.values = x.new_zeros(n, C, width)  # (N, C, W) long: the current row
         self.unknown = known.new_zeros(n, C, width)  # (N, C, W) bool

@@ -19,10 +19,11 @@ class Head:
     columns c, C + c, 2C + c, ... Both 1x1 convolutions take their bias from a
     ones column of their input buffer. The logits are ``model.step_logits`` of
     the head's output, without its autocast guard: ``fill_rows`` turns autocast
-    off once for the whole walk.
+    off once for the whole walk. compiled: run the two 1x1 convolutions as one
+    compiled call (``kernels.head_step``), as the caches do.
     """
 
-    def __init__(self, model: AutoregressiveModel, batch: int):
+    def __init__(self, model: AutoregressiveModel, batch: int, compiled: bool = False):
         c = model.config
         first, last = model.head[1], model.head[3]
         like = first.weight
@@ -32,9 +33,24 @@ class Head:
         w2 = as_matrix(last, with_bias=True)  # (hidden + 1, P * C)
         self.w2 = [w2[:, ch :: c.channels].contiguous() for ch in range(c.channels)]  # (hidden + 1, P) per colour
         self.to_logits = None if c.output == "softmax" else partial(mixture_step_logits, levels=c.levels)
+        self.compiled, self.levels = compiled, c.levels
+        if compiled:
+            from .kernels import head_step, mixture_logits_step
+
+            self.head_step, self.mixture_logits_step = head_step, mixture_logits_step
+            self.arrays = [(self.w1.detach().numpy(), w.detach().numpy()) for w in self.w2]  # per colour
+            self.scratch = like.new_empty(first.out_channels).detach().numpy()
+            self.features = (None, None)  # (tensor, its numpy view): a cache returns the same buffer every step
 
     def __call__(self, features: torch.Tensor, c: int) -> torch.Tensor:
         """features (N, hidden) -> logits (N, levels) of colour c, a new tensor."""
+        if self.compiled:
+            if self.features[0] is not features:
+                self.features = (features, features.detach().numpy())
+            raw = self.head_step(self.features[1], *self.arrays[c], self.scratch)  # (N, P)
+            if self.to_logits is not None:
+                raw = self.mixture_logits_step(raw, self.levels)  # (N, levels)
+            return torch.from_numpy(raw)
         torch.clamp_min(features, 0, out=self.f)
         torch.mm(self.f_ones, self.w1, out=self.a).relu_()  # (N, hidden)
         raw = torch.mm(self.a_ones, self.w2[c])  # (N, P)
