@@ -15,8 +15,12 @@ interrupted, each image row is timed (``callback``) and the row minima are summe
   H * W * C of them, all of the same cost. It is timed on its first
   ``--naive-steps`` sub-pixels (the rest given as known, so skipped) and
   scaled up linearly to the whole image.
-* fast: the whole ``sample(method="fast")``, every sub-pixel.
+* fast: the whole ``sample(method="fast")``, every sub-pixel, with the steps compiled by numba
+  (the default), and with torch's operations (``PIXELCOURSE_COMPILED=0``, the path without numba).
 * fast / forward: the fast time in full forward passes (naive: H * W * C).
+
+Last, the compiled steps' first use in a fresh process: compiling them (numba's disk cache
+empty, as before ``tools/setup.sh`` ran) and loading them (the cache filled).
 
 The ratios depend on the CPU: a wide vector unit (AVX-512, AMX) speeds up the
 forward pass's large convolutions far more than the sampler's small steps, whose
@@ -31,8 +35,11 @@ the two is shown, so neither side gets an unfair start.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import subprocess
+import sys
+import tempfile
 import time
 
 import torch
@@ -104,8 +111,23 @@ def best_over_threads(fn, repeats: int) -> float:
     return min(times)
 
 
-def fast_time(model, batch: int, labels, repeats: int) -> float:
-    """``sample(method="fast")``: the sum over image rows of each row's minimum time over ``repeats`` runs."""
+def fast_time(model, batch: int, labels, repeats: int, compiled: bool = True) -> float:
+    """``sample(method="fast")``: the sum over image rows of each row's minimum time over ``repeats`` runs.
+
+    compiled=False sets PIXELCOURSE_COMPILED=0 for these runs: the caches run torch's operations.
+    """
+    before = os.environ.get("PIXELCOURSE_COMPILED")
+    os.environ["PIXELCOURSE_COMPILED"] = "1" if compiled else "0"
+    try:
+        return _fast_rows(model, batch, labels, repeats)
+    finally:
+        if before is None:
+            del os.environ["PIXELCOURSE_COMPILED"]
+        else:
+            os.environ["PIXELCOURSE_COMPILED"] = before
+
+
+def _fast_rows(model, batch: int, labels, repeats: int) -> float:
     rows = [float("inf")] * model.config.height
     for _ in range(repeats):
         stamps = [time.perf_counter()]
@@ -144,9 +166,39 @@ def measure(preset: str, batch: int, repeats: int, naive_steps: int) -> dict:
     )
     naive = naive_prefix * c.dims / steps
 
-    sample(model, batch, labels=labels, method="fast")  # warm-up
+    sample(model, batch, labels=labels, method="fast")  # warm-up (and the compiled steps' first use)
     fast = fast_time(model, batch, labels, repeats)
-    return dict(preset=preset, weights=weights, batch=batch, dims=c.dims, forward=forward, naive=naive, steps=steps, fast=fast)
+    torch_ops = fast_time(model, batch, labels, repeats, compiled=False)
+    return dict(preset=preset, weights=weights, batch=batch, dims=c.dims, forward=forward, naive=naive, steps=steps,
+                fast=fast, torch_ops=torch_ops)  # fmt: skip
+
+
+FIRST_USE = """
+import time
+start = time.perf_counter()
+import torch, pixelcourse
+model = pixelcourse.build_model("{preset}").eval()
+ready = time.perf_counter()
+pixelcourse.sample(model, 1, generator=torch.Generator().manual_seed(0))
+first = time.perf_counter() - ready
+ready = time.perf_counter()
+pixelcourse.sample(model, 1, generator=torch.Generator().manual_seed(0))
+print(first, time.perf_counter() - ready)
+"""
+
+
+def first_use(preset: str) -> tuple[float, float, float]:
+    """(compile, load, a later sample) in seconds: a fresh process's first ``sample(preset)`` beyond its
+    later ones, with numba's cache empty and then filled by that run, and the time of a later sample."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, PIXELCOURSE_COMPILED="1")
+        runs = []
+        for _ in range(2):
+            out = subprocess.run([sys.executable, "-c", FIRST_USE.format(preset=preset)], env=env, check=True,
+                                 capture_output=True, text=True).stdout.split()  # fmt: skip
+            runs.append((float(out[0]), float(out[1])))
+    (cold, later), (warm, _) = runs
+    return cold - later, warm - later, later
 
 
 def completion_time(repeats: int) -> float:
@@ -176,8 +228,9 @@ def main() -> None:
     print(f"naive: timed on the first {naive_steps} sub-pixels and scaled to H*W*C (see the script's docstring).\n")
     family = f", {cpu_family()}" if cpu_family() else ""
     print(f"CPU: {cpu_name()}{family} ({cpu_vectors()}); torch uses {torch.backends.cpu.get_cpu_capability()}.\n")
-    print("| preset | weights | batch | forward pass | naive (scaled) | fast | speed-up | fast / forward |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| preset | weights | batch | forward pass | naive (scaled) | fast | speed-up | fast / forward "
+          "| fast, torch's operations | its fast / forward |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = []
     for preset in args.presets:
         for batch in batches:
@@ -185,11 +238,16 @@ def main() -> None:
             rows.append(r)
             print(
                 f"| {preset} | {r['weights']} | {batch} | {r['forward'] * 1e3:.1f} ms | {r['naive']:.1f} s | {r['fast']:.2f} s "
-                f"| {r['naive'] / r['fast']:.0f}x | {r['fast'] / r['forward']:.1f} (naive {r['dims']}) |",
+                f"| {r['naive'] / r['fast']:.0f}x | {r['fast'] / r['forward']:.1f} (naive {r['dims']}) "
+                f"| {r['torch_ops']:.2f} s | {r['torch_ops'] / r['forward']:.1f} |",
                 flush=True,
             )
     done = completion_time(repeats)
     print(f"\nmnist completion, batch 1, top half known: fast {done:.3f} s")
+    uses = {preset: first_use(preset) for preset in ("mnist", "cifar10")}
+    for preset, (cold, warm, later) in uses.items():
+        print(f"{preset}: the compiled steps' first use costs {cold:.2f} s to compile (an empty numba cache), "
+              f"{warm:.2f} s to load (after tools/setup.sh); a later sample takes {later:.2f} s")
 
     print("\nTargets:")
     def check(text, ok):
@@ -205,6 +263,8 @@ def main() -> None:
         if (preset, batch) in by:
             ratio = by[preset, batch]["fast"] / by[preset, batch]["forward"]
             check(f"{preset} batch {batch}: fast <= {limit} forward passes ({ratio:.1f})", ratio <= limit)
+    for preset, (cold, warm, later) in uses.items():
+        check(f"{preset}: compiled steps' first use < 2 s once set up ({warm:.2f} s; compiling: {cold:.2f} s)", warm < 2)
     worst = max(rows, key=lambda r: r["fast"] / r["forward"])
     check(
         f"fast <= 40 forward passes per image everywhere (worst: {worst['preset']} batch {worst['batch']}, "

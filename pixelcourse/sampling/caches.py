@@ -99,8 +99,8 @@ class PixelCNNCache:
 
             self.step = pixelcnn_step
             b, half = self.blocks, self.conv.rows.shape[3]
-            self.arrays = _arrays(
-                self.x.cur, self.in_rows, self.in_taps, self.conv.cur, self.conv.rows,
+            self.arrays = (c.channels,) + _arrays(
+                self.x.cur.view(n, -1), self.in_rows, self.in_taps, self.conv.cur.flatten(2), self.conv.rows,
                 b[0].h_in[:, c.hidden :].contiguous(), torch.stack([r.w_reduce for r in b]),
                 torch.stack(self.conv.taps), torch.stack([r.w_expand for r in b]),
                 like.new_empty(c.hidden), like.new_empty(half), self.h,
@@ -226,8 +226,8 @@ class GatedCache:
 
             self.step = gated_step
             self.out = like.new_zeros(n, hid)  # (N, hidden): the features the step returns
-            rows = tuple(_arrays(*(row.buf for row in self.h)))  # the input layer's and every block's output row
-            self.arrays = _arrays(self.x.cur, self.in_taps, self.in_bias) + (rows,) + _arrays(
+            rows = _arrays(*(row.buf.flatten(2) for row in self.h))  # the input layer's and every block's output row
+            self.arrays = (c.channels,) + _arrays(self.x.cur.view(n, -1), self.in_taps, self.in_bias) + (rows,) + _arrays(
                 torch.tensor(dils + [1]), self.link, torch.stack([b.taps for b in self.blocks]),
                 torch.stack([b.w_out for b in self.blocks]), like.new_empty(2 * hid), self.out,
             )  # fmt: skip
