@@ -22,6 +22,7 @@ import webbrowser
 from collections.abc import Callable, Sequence
 
 from ..checkpoints import CheckpointError
+from ..sampling import warm_up
 from .models import default_model, load_models
 
 DEFAULT_IP, DEFAULT_PORT = "127.0.0.1", 8866  # this machine only; the port the course has always used
@@ -114,6 +115,8 @@ def build_app(models: dict, args: argparse.Namespace):
     from .page import CSS, Page
 
     default = default_model(models)
+    for model in models.values():
+        warm_up(model)  # the first request should not wait for the fast sampler's compiled steps to load
     batcher = Batcher(models, max_images=args.max_batch, window_s=args.window_ms / 1000, max_waiting=args.queue)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     add_api(app, batcher, default)

@@ -9,6 +9,7 @@
 """
 
 from .caches import GatedCache, PixelCNNCache, cache_bytes, make_cache
+from .compile import warm_up
 from .fast import complete_fast, fill_rows
 from .generate import METHODS, complete, sample
 from .head import Head

@@ -3,7 +3,9 @@
 numba compiles a step on its first use and keeps it on disk, once for each model shape it is
 called with (a Gated PixelCNN's number of blocks is part of it). ``tools/setup.sh`` runs this once,
 so that the first sample of every preset in a notebook loads its steps instead of compiling them.
-Sampling works without it, a second or two slower the first time.
+Sampling works without it, a second or two slower the first time. Loading still takes a process
+about half a second (importing numba, mostly): ``warm_up(model)`` pays it before a user waits, and
+the drawing pad and the app call it when they start.
 """
 
 from __future__ import annotations
@@ -14,7 +16,23 @@ import torch
 
 from ..models import PRESETS, build_model
 from .caches import compilable
-from .generate import sample
+from .generate import complete, sample
+
+
+def warm_up(model) -> None:
+    """Load (or compile) ``model``'s compiled steps now, so that its first sample does not wait for them.
+
+    Completes one image whose last row is unknown: the other rows take the row-at-once path, the
+    last one every step and the head. Does nothing where the steps are not compiled.
+    """
+    if not compilable(model):
+        return
+    c = model.config
+    x = torch.zeros(1, c.channels, c.height, c.width, dtype=torch.long)
+    known = torch.ones_like(x, dtype=torch.bool)
+    known[:, :, -1] = False
+    labels = torch.zeros(1, dtype=torch.long) if c.num_classes else None
+    complete(model, x, known, labels=labels, generator=torch.Generator().manual_seed(0))
 
 
 def compile_steps(presets=tuple(PRESETS)) -> dict[str, float]:

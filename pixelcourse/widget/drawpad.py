@@ -59,6 +59,9 @@ class DrawPad(PadControls):
         self._cancel = threading.Event()
         self._grey = np.zeros((n_completions, self.height, self.width), dtype=np.uint8)  # the completions shown
         self._done_rows = 0  # rows of _grey that are final; the rest shows as not sampled yet
+        if method != "naive":
+            for model in self.models.values():
+                sampling.warm_up(model)  # the first Complete should not wait for the compiled steps to load
         self._connect()
         self.redraw()
         self.set_status("Ready: draw the top of a digit, then press Complete.")
