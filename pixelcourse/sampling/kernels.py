@@ -64,6 +64,31 @@ def _copy(dst, src):  # pragma: no cover - compiled
 
 
 @_compiled
+def _sigmoid(z, bits, scale):  # pragma: no cover - compiled
+    """z (n,) float32 <- sigmoid(z), in two loops the compiler vectorises (np.exp is a call per number).
+
+    exp(-z) = 2^m e^r with m = round(-z log2 e) and |r| <= ln 2 / 2: a degree-7 polynomial gives e^r
+    (the float32 exp of the Cephes library, within a unit in the last place), and 2^m is built as
+    the bits of a float32 in ``bits`` (int32 (n,)), which ``scale`` (float32 (n,)) views. Arguments
+    beyond +-87 are clamped there, where float32 sigmoid is 0 or 1 up to 1e-38.
+    """
+    one, log2e = np.float32(1.0), np.float32(1.4426950408889634)
+    ln2_hi, ln2_lo = np.float32(0.693359375), np.float32(-2.12194440e-4)
+    limit = np.float32(87.0)
+    for k in range(z.shape[0]):
+        x = min(max(-z[k], -limit), limit)
+        m = np.floor(x * log2e + np.float32(0.5))
+        r = x - m * ln2_hi - m * ln2_lo
+        poly = np.float32(1.9875691500e-4) * r + np.float32(1.3981999507e-3)
+        poly = ((((poly * r + np.float32(8.3334519073e-3)) * r + np.float32(4.1665795894e-2)) * r
+                 + np.float32(1.6666665459e-1)) * r + np.float32(5.0000001201e-1))
+        z[k] = poly * (r * r) + r + one
+        bits[k] = (np.int32(m) + np.int32(127)) << np.int32(23)
+    for k in range(z.shape[0]):
+        z[k] = one / (one + z[k] * scale[k])
+
+
+@_compiled
 def _relu(v):  # pragma: no cover - compiled
     for i in range(v.shape[0]):
         if v[i] < 0.0:
@@ -108,7 +133,7 @@ def pixelcnn_step(j, channels, x_cur, in_rows, in_taps, conv_cur, conv_rows, ext
 
 
 @_compiled
-def gated_step(j, channels, x_cur, in_taps, in_bias, rows, dilations, h_rows, taps, w_out, z, out):  # pragma: no cover
+def gated_step(j, channels, x_cur, in_taps, in_bias, rows, dilations, h_rows, taps, w_out, z, bits, scale, out):  # pragma: no cover
     """``GatedCache.pixel(j)`` for every image: the last block's output out (N, hidden) at position j.
 
     x_cur (N, (W + 2 pin) C), flat, in_taps ((pin + 1) C, hidden) and in_bias (N, hidden): the input
@@ -116,13 +141,12 @@ def gated_step(j, channels, x_cur, in_taps, in_bias, rows, dilations, h_rows, ta
     row of the input layer's and every block's output, flat per remainder: position q at
     [:, q % d, (p + q // d) hidden ...], with dilations (L + 1,) their d. Per block l: h_rows
     (L, N, W, 2h), the link from the vertical stack plus biases; taps (L, (p + 1) hidden, 2h);
-    w_out (L, 2h + 1, hidden). z (2h,) is scratch. The gate is 2 sigmoid(2a) sigmoid(b) - sigmoid(b),
+    w_out (L, 2h + 1, hidden). z (2h,) and bits, scale (``_sigmoid``) are scratch. The gate is 2 sigmoid(2a) sigmoid(b) - sigmoid(b),
     as in ``HorizontalRows``: the tanh half's weights are doubled.
     """
     hidden = out.shape[1]
     blocks, window = taps.shape[0], taps.shape[1]  # window: (p + 1) hidden, the taps of a position
     p = window // hidden - 1
-    one = np.float32(1.0)
     d = dilations[0]
     for n in range(out.shape[0]):
         at = (p + j // d) * hidden
@@ -136,8 +160,7 @@ def gated_step(j, channels, x_cur, in_taps, in_bias, rows, dilations, h_rows, ta
             src = rows[l][n, j % d]  # (p + ceil(W / d)) hidden: the positions with j's remainder
             _copy(z, h_rows[l, n, j])
             _accumulate(z, src[(j // d) * hidden : (j // d) * hidden + window], taps[l])
-            for k in range(z.shape[0]):
-                z[k] = one / (one + np.exp(-z[k]))
+            _sigmoid(z, bits, scale)
             for k in range(hidden):
                 z[k] *= z[hidden + k]
             at = (p + j // d_next) * hidden
