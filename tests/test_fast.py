@@ -309,3 +309,17 @@ def test_the_compiled_steps_are_used_only_where_they_apply(monkeypatch):
     monkeypatch.setenv("PIXELCOURSE_COMPILED", "yes please")
     with pytest.raises(ValueError, match="PIXELCOURSE_COMPILED must be 0 .* or 1"):
         pixelcourse.sample(model, 1)
+
+
+def test_the_compiled_sigmoid_is_torchs_within_a_unit_in_the_last_place():
+    # The gated step's sigmoid builds exp from a polynomial and the bits of 2^m: every float32 from
+    # -100 to 100 (the clamp at +-87 included) against torch.sigmoid.
+    from pixelcourse.sampling import kernels
+
+    z = torch.linspace(-100, 100, 40001)
+    bits = torch.empty(len(z), dtype=torch.int32).numpy()
+    got = z.clone()
+    kernels._sigmoid(got.numpy(), bits, bits.view("float32"))
+    expected = torch.sigmoid(z)
+    torch.testing.assert_close(got, expected, atol=1e-37, rtol=2.5e-7)
+    assert bool(((got >= 0) & (got <= 1)).all())
