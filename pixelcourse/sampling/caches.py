@@ -227,12 +227,12 @@ class GatedCache:
             self.step = gated_step
             self.out = like.new_zeros(n, hid)  # (N, hidden): the features the step returns
             rows = _arrays(*(row.buf.flatten(2) for row in self.h))  # the input layer's and every block's output row
+            bits = torch.empty(2 * hid, dtype=torch.int32)  # scratch of the sigmoid: 2^m as bits, read as float32
             self.arrays = (c.channels,) + _arrays(self.x.cur.view(n, -1), self.in_taps, self.in_bias) + (rows,) + _arrays(
                 torch.tensor(dils + [1]), self.link, torch.stack([b.taps for b in self.blocks]),
-                torch.stack([b.w_out for b in self.blocks]), like.new_empty(2 * hid),
+                torch.stack([b.w_out for b in self.blocks]), like.new_empty(2 * hid), bits, bits.view(torch.float32),
+                self.out,
             )  # fmt: skip
-            bits = torch.empty(2 * hid, dtype=torch.int32).numpy()  # the sigmoid's powers of 2, and as float32:
-            self.arrays += (bits, bits.view("float32"), self.out.numpy())
 
     @staticmethod
     def _vertical(block, h_rows, y, n: int, width: int) -> VerticalRows:
