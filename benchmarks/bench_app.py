@@ -34,18 +34,16 @@ import httpx
 import numpy as np
 import psutil
 
+from pixelcourse import machine
+
 REPO = Path(__file__).resolve().parent.parent
 SEVEN_TOP = [[60, 55], [215, 50], [175, 125]]  # canvas pixels, as the browser test draws
 STROKES = json.dumps([{"points": SEVEN_TOP, "width": 2.5, "erase": False}])
 
 
 def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        name = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "")
-    except (OSError, subprocess.SubprocessError):
-        name = ""
-    return f"{name or 'unknown CPU'}, {os.cpu_count()} logical CPUs"
+    """The CPU's model name and its logical CPUs."""
+    return f"{machine.cpu_name()}, {os.cpu_count()} logical CPUs"
 
 
 def free_port() -> int:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -45,47 +44,8 @@ import time
 import torch
 
 import pixelcourse
+from pixelcourse.machine import cpu_family, cpu_name, cpu_vectors
 from pixelcourse.sampling import complete, sample
-
-
-def _lscpu() -> dict[str, str]:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in out.splitlines())}
-
-
-def _cpuinfo(key: str) -> str | None:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith(key):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
-
-
-def cpu_name() -> str:
-    """The CPU's model name: lscpu's ``Model name``, else /proc/cpuinfo, else the platform's processor string."""
-    return _lscpu().get("Model name") or _cpuinfo("model name") or platform.processor() or "unknown CPU"
-
-
-def cpu_family() -> str:
-    """lscpu's ``CPU family`` and ``Model`` numbers (which tell CPU generations with one name apart), or ""."""
-    info = _lscpu()
-    family, model = info.get("CPU family") or _cpuinfo("cpu family"), info.get("Model") or _cpuinfo("model\t")
-    return f"family {family}, model {model}" if family and model else ""
-
-
-def cpu_vectors() -> str:
-    """The CPU's vector extensions that matter for torch on a CPU, from its flags: AVX2, AVX-512, AVX-512 BF16, AMX."""
-    flags = set((_lscpu().get("Flags") or _cpuinfo("flags") or "").split())
-    if not flags:
-        return "flags unknown"
-    named = [("AVX2", "avx2"), ("AVX-512", "avx512f"), ("AVX-512 BF16", "avx512_bf16"), ("AMX", "amx_tile")]
-    found = [name for name, flag in named if flag in flags]
-    return ", ".join(found) if found else "no AVX2"
 
 
 def best_time(fn, repeats: int) -> float:

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import platform
 import resource
-import subprocess
 import time
 from pathlib import Path
 
@@ -33,6 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 import pixelcourse  # noqa: E402
+from pixelcourse.machine import cpu_name  # noqa: E402,F401  (the other benchmarks import it from here)
 
 REPO = Path(__file__).resolve().parent.parent
 D = 28 * 28
@@ -44,18 +43,6 @@ SWEEP = [
     {"hidden": 64, "layers": 5, "batch_size": 64, "lr": 5e-3},
     {"hidden": 96, "layers": 6, "batch_size": 64, "lr": 5e-3},
 ]
-
-
-def cpu_name() -> str:
-    """The CPU's model name as lscpu prints it (platform's description where lscpu is missing)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _cpu_seconds() -> float:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import platform
 import sys
 import time
 import types
@@ -27,6 +26,7 @@ import torch
 
 from .checkpoints import CheckpointError
 from .data import load_dataset, subset
+from .machine import describe_cpu
 from .models import PRESETS, count_parameters, model_from_config, preset_config
 from .precision import PRECISIONS, choose_precision
 from .training import SCHEDULES, TrainConfig, fit
@@ -152,7 +152,8 @@ def _hardware(device: torch.device, world: int, precision: str) -> str:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
-        name = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+        threads = torch.get_num_threads()
+        name = f"{describe_cpu()}, {threads} thread{'' if threads == 1 else 's'}"
     name = f"{world} x {name}" if world > 1 else name
     return name + (", bfloat16 autocast" if precision == "bfloat16" else "")
 
