@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from jupyter_client.manager import start_new_kernel
 
-from first_digits import cpu_name  # the CPU's model name as lscpu prints it
+from pixelcourse.machine import cpu_name  # the CPU's model name as lscpu prints it
 
 REPO = Path(__file__).resolve().parent.parent
 

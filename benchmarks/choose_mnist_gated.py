@@ -19,7 +19,8 @@ import time
 import torch
 
 import pixelcourse
-from first_digits import CHUNK, REPO, _cpu_seconds, cpu_name
+from first_digits import CHUNK, REPO, _cpu_seconds
+from pixelcourse.machine import cpu_name
 
 # name -> config overrides of the mnist preset (arch, size, dilations, output head)
 CANDIDATES = {

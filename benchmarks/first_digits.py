@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 import pixelcourse  # noqa: E402
-from pixelcourse.machine import cpu_name  # noqa: E402,F401  (the other benchmarks import it from here)
+from pixelcourse.machine import cpu_name  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 D = 28 * 28

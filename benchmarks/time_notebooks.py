@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from first_digits import cpu_name  # the CPU's model name as lscpu prints it
+from pixelcourse.machine import cpu_name  # the CPU's model name as lscpu prints it
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK_BUDGET_S = 6 * 60
