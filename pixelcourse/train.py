@@ -101,7 +101,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
-    rank = 0
+    rank, finished = 0, False
     if distributed:
         backend = "nccl" if device.type == "cuda" else "gloo"
         torch.distributed.init_process_group(backend)
@@ -137,6 +137,7 @@ def main(argv=None) -> int:
         if rank == 0:
             test_bpd = history["test_bpd"][-1] if history["test_bpd"] else float("nan")
             print(f"Done in {time.time() - start:.0f} s this run: test {test_bpd:.4f} bits/dim; checkpoint {args.out}")
+        finished = True
     except (CheckpointError, ValueError, RuntimeError) as err:
         if isinstance(err, RuntimeError) and type(err).__name__ != "DatasetUnavailableError":
             raise
@@ -144,8 +145,16 @@ def main(argv=None) -> int:
         return 2
     finally:
         if distributed:
-            torch.distributed.destroy_process_group()
+            _leave_process_group(finished)
     return 0
+
+
+def _leave_process_group(finished: bool) -> None:
+    """Tear the process group down together: a rank that leaves while rank 0
+    still writes the checkpoint can abort inside gloo's teardown."""
+    if finished:
+        torch.distributed.barrier()  # every rank is done talking; after a failure the others may never arrive
+    torch.distributed.destroy_process_group()
 
 
 def _hardware(device: torch.device, world: int, precision: str) -> str:
