@@ -73,14 +73,20 @@ def tempered_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Te
 
 
 def sample_step(
-    logits: torch.Tensor, temperature: float = 1.0, generator: torch.Generator | None = None, top_p: float = 1.0
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    generator: torch.Generator | None = None,
+    top_p: float = 1.0,
+    u: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Draw one level per row of ``logits`` (B, levels) from softmax(logits / T).
 
     With top_p < 1 only the nucleus is drawn from: the most likely levels that
     together hold top_p of the probability (``nucleus_probs``). Inverse-CDF
     sampling: one uniform number per image, the first level whose cumulative
-    probability exceeds it. Returns long (B,).
+    probability exceeds it. u: float64 (B, 1), those numbers if they were drawn
+    beforehand (the fast sampler's two halves); by default drawn here from
+    ``generator``. Returns long (B,).
     """
     levels = logits.shape[-1]
     if top_p == 1:
@@ -90,5 +96,6 @@ def sample_step(
     # The cumulative probabilities rise (a running sum of numbers >= 0), so counting the ones below u
     # is a binary search; leaving out the last level caps the answer at levels - 1.
     cdf = probs[:, : levels - 1].cumsum(dim=-1)  # (B, levels - 1)
-    u = torch.rand(logits.shape[0], 1, generator=generator, dtype=torch.float64, device=logits.device)  # (B, 1)
+    if u is None:
+        u = torch.rand(logits.shape[0], 1, generator=generator, dtype=torch.float64, device=logits.device)  # (B, 1)
     return torch.searchsorted(cdf, u).view(-1)  # (B,): how many cumulative probabilities lie below u
