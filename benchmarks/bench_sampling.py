@@ -27,9 +27,12 @@ forward pass's large convolutions far more than the sampler's small steps, whose
 cost is mostly the fixed price of each operation. The CPU's name and vector
 extensions are printed with the table.
 
-The fast sampler runs its small steps on one thread; naive and forward are
-timed with the default thread count and with one thread, and the faster of
-the two is shown, so neither side gets an unfair start.
+The fast sampler runs its small steps on one thread; with the default thread
+count (two or more) and 16 images or more, it fills each half of the batch in a
+thread of its own (``fill_in_halves``), so at batch 16 it uses two cores, as the
+forward pass does. Naive and forward are timed with the default thread count and
+with one thread, and the faster of the two is shown, so neither side gets an
+unfair start.
 """
 
 from __future__ import annotations
