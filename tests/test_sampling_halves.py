@@ -14,7 +14,7 @@ import pixelcourse
 from pixelcourse.sampling import fast
 from pixelcourse.sampling.head import Head
 
-SECOND = "pixelcourse-second-half"
+SECOND = fast.SECOND_HALF
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
@@ -140,51 +141,71 @@ def fill_in_halves(
     n = x.shape[0]
     need = (~known).any(0)  # (C, H, W): the sub-pixels of the one-thread walk
     u = torch.rand(int(need.sum()), n, 1, generator=generator, dtype=torch.float64)  # (steps, N, 1) in its order
-    halves = [slice(0, n // 2), slice(n // 2, n)]
-    meet = threading.Barrier(2)  # both halves have finished a row, then the callback has run
-    failed = []
-
-    def fill(half: slice) -> None:
-        numbers = iter(u[:, half])  # (N_half, 1) per step
-
-        def choose(logits: torch.Tensor, colour: int) -> torch.Tensor:
-            return sample_step(logits, temperature, None, top_p, u=next(numbers))  # (N_half,)
-
-        def on_row(i: int, part: torch.Tensor) -> None:
-            if callback is None:
-                if meet.broken:  # the other half stopped
-                    raise threading.BrokenBarrierError
-                return
-            meet.wait()  # both halves finished row i
-            if half.start == 0:
-                callback(i, x)
-            meet.wait()  # the second half goes on once the callback has seen the row
-
-        _walk_rows(model, x[half], known[half], None if y is None else y[half], choose, on_row, need=need)
-
-    def second() -> None:
-        try:
-            fill(halves[1])
-        except threading.BrokenBarrierError:
-            pass  # the first half stopped; it raises its own error
-        except BaseException as err:  # noqa: BLE001 - handed to the calling thread
-            failed.append(err)
-            meet.abort()
-
+    halves = _Halves(model, x, known, y, need, u, temperature, top_p, callback)
     with one_thread():
-        worker = threading.Thread(target=second, name="pixelcourse-second-half", daemon=True)
+        worker = threading.Thread(target=halves.second, args=(slice(n // 2, n),), name=SECOND_HALF, daemon=True)
         worker.start()
         try:
-            fill(halves[0])
+            halves.fill(slice(0, n // 2))
         except threading.BrokenBarrierError:
             pass  # the second half failed: its error is raised below
         except BaseException:
-            meet.abort()
+            halves.meet.abort()
             raise
         finally:
             worker.join()
-    if failed:
-        raise failed[0]
+    if halves.failed:
+        raise halves.failed[0]
+
+
+SECOND_HALF = "pixelcourse-second-half"  # the name of the second half's thread
+
+
+@dataclass
+class _Halves:
+    """What the two threads of ``fill_in_halves`` share: the batch, the numbers u (steps, N, 1) and where they meet."""
+
+    model: AutoregressiveModel
+    x: torch.Tensor
+    known: torch.Tensor
+    y: torch.Tensor | None
+    need: torch.Tensor  # bool (C, H, W): the sub-pixels both halves visit
+    u: torch.Tensor
+    temperature: float
+    top_p: float
+    callback: Callable[[int, torch.Tensor], None] | None
+    meet: threading.Barrier = field(default_factory=lambda: threading.Barrier(2))  # after a row, after its callback
+    failed: list = field(default_factory=list)  # the second half's error, for the calling thread
+
+    def fill(self, half: slice) -> None:
+        """Fill the images ``half`` of x, drawing with their columns of u."""
+        numbers = iter(self.u[:, half])  # (N_half, 1) per step
+
+        def choose(logits: torch.Tensor, colour: int) -> torch.Tensor:
+            return sample_step(logits, self.temperature, None, self.top_p, u=next(numbers))  # (N_half,)
+
+        def on_row(i: int, part: torch.Tensor) -> None:
+            if self.callback is None:
+                if self.meet.broken:  # the other half stopped
+                    raise threading.BrokenBarrierError
+                return
+            self.meet.wait()  # both halves finished row i
+            if half.start == 0:
+                self.callback(i, self.x)
+            self.meet.wait()  # the second half goes on once the callback has seen the row
+
+        y = None if self.y is None else self.y[half]
+        _walk_rows(self.model, self.x[half], self.known[half], y, choose, on_row, need=self.need)
+
+    def second(self, half: slice) -> None:
+        """``fill`` in the second thread: an error is kept for the calling thread and stops the first half."""
+        try:
+            self.fill(half)
+        except threading.BrokenBarrierError:
+            pass  # the first half stopped; it raises its own error
+        except BaseException as err:  # noqa: BLE001 - handed to the calling thread
+            self.failed.append(err)
+            self.meet.abort()
 
 
 class _Walk:
