@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+    distributed = _under_torchrun()
     rank, finished = 0, False
     if distributed:
         backend = "nccl" if device.type == "cuda" else "gloo"
@@ -149,6 +149,11 @@ def main(argv=None) -> int:
     return 0
 
 
+def _under_torchrun() -> bool:
+    """True when torchrun started this process as one of several (it sets WORLD_SIZE)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def _leave_process_group(finished: bool) -> None:
     """Tear the process group down together: a rank that leaves while rank 0
     still writes the checkpoint can abort inside gloo's teardown."""
@@ -169,7 +174,7 @@ def _hardware(device: torch.device, world: int, precision: str) -> str:
 
 if __name__ == "__main__":
     code = main()
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if _under_torchrun():
         # Under torchrun, leave without the interpreter's teardown: the run is saved and the process group
         # destroyed, and a thread of gloo's that outlives it can abort there ("terminate called without an
         # active exception"), which would fail a finished run.

@@ -55,7 +55,7 @@ def complete_fast(
 
     With the compiled steps, the default draw, torch allowed two threads or more and a batch of
     ``HALVES_FROM`` images or more, each half of the batch is filled by its own thread
-    (``fill_in_halves``): the same samples, in 0.53-0.79 of the time on two cores.
+    (``fill_in_halves``): the same samples, in 0.53-0.79 of the time on a 2-core Zen 4 (README, "Two cores").
     """
     temperature = check_temperature(temperature)
     top_p = check_top_p(top_p)
