@@ -7,6 +7,7 @@ would, and checks that the failing cells are exactly the checks of the open exer
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import re
@@ -209,40 +210,136 @@ def test_learner_stub_raises_not_implemented(exercise):
 
 # --------------------------------------------------------------------------- nbval over the learner notebooks
 
+LEARNER_PARTS = re.compile(r"pixelcourse\.mine\b|^%%mine", re.M)  # the cells that save or load a learner's own parts
 
-def run_nbval_lax(notebooks: list[Path], tmp_path: Path, processes: int = 2) -> tuple[dict, str]:
-    """Run ``pytest --nbval-lax`` over ``notebooks`` in quick mode, split over ``processes`` parallel runs.
 
-    Returns {(notebook file, "Cell N"): failure text} of every failed or erroring cell, and the runs' output.
+def _root_name(node: ast.AST) -> str | None:
+    """The variable at the root of ``a.b[c].d``: the object that an item or attribute store or a method call changes."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def cell_names(source: str) -> tuple[set, set, set]:
+    """(names the code cell may bind or change, names it reads, module names it imports).
+
+    A cell magic's body (``%%mine``) is Python; line magics become calls. An item or
+    attribute store, or a method call, counts as changing the object it starts from.
+    """
+    if source.startswith("%%"):
+        source = source.partition("\n")[2]
+    from IPython.core.inputtransformer2 import TransformerManager
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    bound, read, modules = set(), set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.alias):
+            modules.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.Name):
+            (bound if isinstance(node.ctx, (ast.Store, ast.Del)) else read).add(node.id)
+        elif isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(_root_name(node))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            bound.add(_root_name(node.func.value))
+    return bound - {None}, read, modules
+
+
+def learner_cells(name: str) -> int:
+    """How many leading code cells of the learner notebook ``name`` can behave otherwise than its solution's.
+
+    A cell can when its code differs from the solution's (an exercise stub, a check),
+    when it reads a name that such a cell bound or changed (a learner's function, what
+    was computed with it), directly or through other cells, or when it saves or loads a
+    learner's parts (``pixelcourse.mine``). Every later cell is the solution's code on
+    the solution's names: the strict nbval of solutions/ runs it and compares its outputs.
+    """
+    learner, solved = (_code_cells(_read(folder / name)) for folder in (NOTEBOOKS, SOLUTIONS))
+    assert len(learner) == len(solved), f"{name}: the learner notebook must have its solution's code cells"
+    tainted, modules, end = set(), set(), 0
+    for k, (mine, theirs) in enumerate(zip(learner, solved)):
+        bound, read, imported = cell_names(mine.source)
+        modules |= imported
+        if mine.source != theirs.source or read & tainted or LEARNER_PARTS.search(mine.source):
+            tainted |= bound - modules
+            end = k + 1
+        else:
+            tainted -= bound  # bound afresh from the solution's names
+    return end
+
+
+def learner_copies(folder: Path) -> dict[str, int]:
+    """Write into ``folder`` each learner notebook cut after its last cell that can behave otherwise (``learner_cells``).
+
+    Returns {notebook: code cells kept}; a notebook with none (its code is its solution's) is not written.
+    """
+    kept = {}
+    folder.mkdir(parents=True)
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        kept[path.name] = learner_cells(path.name)
+        if kept[path.name]:
+            nb, seen = _read(path), 0
+            for index, cell in enumerate(nb.cells):
+                seen += cell.cell_type == "code"
+                if seen == kept[path.name]:
+                    nb.cells = nb.cells[: index + 1]
+                    break
+            nbformat.write(nb, folder / path.name)
+    return kept
+
+
+def run_nbval_lax(notebooks: list[Path], root: Path, processes: int = 2) -> tuple[dict, str]:
+    """Run ``pytest --nbval-lax`` over ``notebooks`` (in ``root``/notebooks) in quick mode, split over ``processes`` runs.
+
+    Returns {(notebook file, "Cell N"): failure text} of every failed or erroring cell, {notebook file: cells
+    run}, and the runs' output.
     """
     env = {**os.environ, "PIXELCOURSE_QUICK": "1", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     runs = []
     for k in range(processes):
-        env = {**env, "PIXELCOURSE_PARTS_DIR": str(tmp_path / f"my_pixelcnn-{k}")}  # never a learner's own parts
-        report = tmp_path / f"nbval-{k}.xml"
-        share = [str(p.relative_to(REPO)) for p in notebooks[k::processes]]
+        env = {**env, "PIXELCOURSE_PARTS_DIR": str(root / f"my_pixelcnn-{k}")}  # never a learner's own parts
+        report = root / f"nbval-{k}.xml"
+        share = [str(p.relative_to(root)) for p in notebooks[k::processes]]
         command = [sys.executable, "-m", "pytest", "-o", "addopts=", "--nbval-lax", "--nbval-current-env", "-p",
                    "no:cacheprovider", "-q", "--color=no", f"--junitxml={report}", *share]
         runs.append((report, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                              cwd=REPO, env=env)))
-    failed, outputs = {}, []
+                                              cwd=root, env=env)))
+    failed, ran, outputs = {}, {}, []
     for report, run in runs:
         output = run.communicate(timeout=1800)[0]
         outputs.append(output)
         assert report.exists(), output[-3000:]
         for case in ET.parse(report).getroot().iter("testcase"):
+            notebook = case.get("classname", "").removeprefix("notebooks.")  # "notebooks.01_x.ipynb"
+            ran[notebook] = ran.get(notebook, 0) + 1
             problem = case.find("failure")
             problem = problem if problem is not None else case.find("error")
             if problem is not None:
-                notebook = case.get("classname", "").removeprefix("notebooks.")  # "notebooks.01_x.ipynb"
                 failed[(notebook, case.get("name"))] = (problem.get("message") or "") + (problem.text or "")
-    return failed, "\n".join(outputs)
+    return failed, ran, "\n".join(outputs)
+
+
+def test_learner_runs_keep_every_cell_that_can_differ():
+    """The cut of ``learner_cells``: each exercise's cells stay in, and so does what uses a learner's parts."""
+    for exercise in ALL_EXERCISES:
+        assert learner_cells(exercise["notebook"]) > exercise["check_cell"], exercise
+    assert learner_cells("09_draw_and_complete.ipynb") == 0  # the drawing pad has no exercise
+    assert learner_cells("03_training_on_mnist.ipynb") == len(_code_cells(_read(NOTEBOOKS / "03_training_on_mnist.ipynb")))
+    kept = learner_cells("10_likelihood_in_practice.ipynb")
+    cells = _code_cells(_read(NOTEBOOKS / "10_likelihood_in_practice.ipynb"))
+    assert kept < len(cells) and "marginal_bits(" not in "".join(c.source for c in cells[kept:])
 
 
 def test_nbval_on_learner_notebooks_fails_exactly_on_open_exercises(tmp_path):
-    """What a learner sees before solving anything: every check of an exercise fails, naming it, and nothing else."""
-    failed, output = run_nbval_lax(sorted(NOTEBOOKS.glob("*.ipynb")), tmp_path)
+    """What a learner sees before solving anything: every check of an exercise fails, naming it, and nothing else.
+
+    Each learner notebook runs up to its last cell that can behave otherwise than its solution's
+    (``learner_copies``); the cells after it are run, and their outputs compared, by the strict
+    nbval of solutions/.
+    """
+    kept = learner_copies(tmp_path / "notebooks")
+    failed, ran, output = run_nbval_lax(sorted((tmp_path / "notebooks").glob("*.ipynb")), tmp_path)
     expected = {(ex["notebook"], f"Cell {ex['check_cell']}"): ex for ex in ALL_EXERCISES}
     assert set(failed) == set(expected), (
         f"unexpected failures: {sorted(set(failed) - set(expected))}, "
@@ -251,3 +348,4 @@ def test_nbval_on_learner_notebooks_fails_exactly_on_open_exercises(tmp_path):
     for key, exercise in expected.items():
         name = checks.EXERCISES[exercise["check"]].name
         assert f"⏳ {name}: not implemented yet" in failed[key], f"{key} must name its exercise"
+    assert ran == {name: count for name, count in kept.items() if count}, "every kept cell must have run"

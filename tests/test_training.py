@@ -11,6 +11,7 @@ import torch
 
 import pixelcourse
 from pixelcourse.checkpoints import CheckpointError, read_checkpoint
+from pixelcourse.likelihood import CPU_BATCH_BYTES, evaluation_batch
 from pixelcourse.machine import describe_cpu
 from conftest import tiny_model
 
@@ -94,6 +95,26 @@ def test_bits_per_dim_does_not_depend_on_batch_size(mnist_small):
     a = pixelcourse.bits_per_dim(model, test, batch_size=128)
     b = pixelcourse.bits_per_dim(model, test, batch_size=7)
     assert a == pytest.approx(b, rel=1e-6)
+    assert pixelcourse.bits_per_dim(model, test) == pytest.approx(a, rel=1e-6)  # the default, evaluation_batch
+
+
+@pytest.mark.parametrize("preset, expected", [("mnist", 5), ("mnist_binary", 13), ("cifar10", 11)])
+def test_the_cpu_evaluation_batch_is_the_largest_whose_biggest_tensor_fits_8_mib(preset, expected):
+    model = pixelcourse.build_model(preset)
+    c = model.config
+    biggest = lambda batch: batch * c.height * c.width * max(8 * c.head_params * c.channels, 8 * c.hidden)  # bytes
+    assert evaluation_batch(model) == expected
+    assert biggest(expected) <= CPU_BATCH_BYTES < biggest(expected + 1)
+    assert evaluation_batch(tiny_model("mnist", hidden=4, levels=2)) == 256  # tiny tensors: the cap
+
+
+def test_a_chosen_evaluation_batch_is_kept_and_a_bad_one_is_a_clear_error():
+    model = tiny_model("mnist")
+    assert evaluation_batch(model, 3) == 3
+    for bad in (0, -2, 2.5, True, "8"):
+        with pytest.raises(ValueError, match="batch_size must be a positive int"):
+            pixelcourse.bits_per_dim(model, torch.utils.data.TensorDataset(torch.zeros(2, 1, 28, 28).long(),
+                                                                           torch.zeros(2).long()), batch_size=bad)
 
 
 def test_checkpoint_round_trip(tmp_path):

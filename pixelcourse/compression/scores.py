@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..likelihood import LN2, log_probs
+from ..likelihood import LN2, evaluation_batch, log_probs
 from ..models import AutoregressiveModel
 from ..util import eval_mode, model_device
 
@@ -26,13 +26,15 @@ CODECS = ("gzip", "lzma")
 
 
 def pixel_bits(model: AutoregressiveModel, x: torch.Tensor, y: torch.Tensor | None = None,
-               batch_size: int = 64) -> torch.Tensor:
+               batch_size: int | None = None) -> torch.Tensor:
     """-log2 p(x_i | x_<i) of every sub-pixel, from full forward passes with a float64 softmax.
 
     x: long (N, C, H, W); y: long (N,) labels for a conditional model. Returns
     float64 (N, C, H, W) on the CPU; its sum over an image is the image's code length.
+    batch_size: images per forward pass, None for ``evaluation_batch(model)``.
     """
     model.check_input(x, y)
+    batch_size = evaluation_batch(model, batch_size)
     out = [torch.zeros(0, *x.shape[1:], dtype=torch.float64)]
     device = model_device(model)
     with eval_mode(model), torch.no_grad():
@@ -44,12 +46,12 @@ def pixel_bits(model: AutoregressiveModel, x: torch.Tensor, y: torch.Tensor | No
 
 
 def image_bits(model: AutoregressiveModel, x: torch.Tensor, y: torch.Tensor | None = None,
-               batch_size: int = 64) -> torch.Tensor:
+               batch_size: int | None = None) -> torch.Tensor:
     """-log2 p(x | y) of every image in bits: x long (N, C, H, W) -> float64 (N,). Divide by C*H*W for bits/dim."""
     return pixel_bits(model, x, y, batch_size).flatten(1).sum(1)
 
 
-def class_pixel_bits(model: AutoregressiveModel, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+def class_pixel_bits(model: AutoregressiveModel, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
     """``pixel_bits`` of a class-conditional model under every class: x long (N, C, H, W) -> float64 (K, N, C, H, W)."""
     k = model.config.num_classes
     if k == 0:
@@ -57,7 +59,7 @@ def class_pixel_bits(model: AutoregressiveModel, x: torch.Tensor, batch_size: in
     return torch.stack([pixel_bits(model, x, torch.full((len(x),), label), batch_size) for label in range(k)])
 
 
-def marginal_bits(model: AutoregressiveModel, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+def marginal_bits(model: AutoregressiveModel, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
     """-log2 p(x) of a class-conditional model, with p(x) = sum over classes k of p(k) p(x | k), p(k) = 1/K.
 
     The sum of K probabilities as tiny as 2^-3000 is a log-sum-exp of their logs.
@@ -67,7 +69,7 @@ def marginal_bits(model: AutoregressiveModel, x: torch.Tensor, batch_size: int =
     return -(torch.logsumexp(-per_class * LN2, dim=0) - math.log(len(per_class))) / LN2
 
 
-def marginal_pixel_bits(model: AutoregressiveModel, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+def marginal_pixel_bits(model: AutoregressiveModel, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
     """-log2 p(x_i | x_<i) of every sub-pixel under the class mixture p(x) = mean over k of p(x | k).
 
     Sub-pixel i costs -log2 p(x_<=i) + log2 p(x_<i), where p(x_<=i) = mean over k of
