@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-import matplotlib.pyplot as plt
-
 
 class LiveLoss:
     """Wraps a training step ``step(model, optimizer, x, y) -> float`` and plots its losses as they come.
@@ -30,6 +28,8 @@ class LiveLoss:
 
     def figure(self):
         """The loss of every step and its running mean, against the step."""
+        import matplotlib.pyplot as plt  # on first draw, as in pixelcourse.plots
+
         fig, ax = plt.subplots(figsize=(8, 3.6))
         steps = range(1, len(self.losses) + 1)
         means = [sum(self.losses[max(0, k - self.window + 1) : k + 1]) / len(self.losses[max(0, k - self.window + 1) : k + 1])
@@ -46,6 +46,7 @@ class LiveLoss:
         return fig
 
     def draw(self) -> None:
+        import matplotlib.pyplot as plt
         from IPython.display import display
 
         fig = self.figure()

@@ -63,7 +63,9 @@ def check_logits(model, out, known, labels, recorded, literal_steps=12):
 
     The final image gives every step's logits at once (the model is causal,
     tested in test_models.py); a few steps are also checked literally on the
-    partial image the sampler saw at that step.
+    partial image the sampler saw at that step: the network's full forward pass, and
+    the head's levels at that sub-pixel only (a mixture head's 256 levels of a whole
+    32x32 image take a second).
     """
     steps = steps_in_order(model.config, known)
     assert len(recorded) == len(steps)
@@ -73,7 +75,8 @@ def check_logits(model, out, known, labels, recorded, literal_steps=12):
             torch.testing.assert_close(logits, full[:, :, c, i, j], atol=1e-4, rtol=0)
         for k in torch.linspace(0, len(steps) - 1, literal_steps).long().tolist():
             i, j, c = steps[k]
-            partial = model(partial_image(out, known, steps[k]), labels)[:, :, c, i, j]
+            raw = model(partial_image(out, known, steps[k]), labels, raw=True)  # (N, P, C, H, W)
+            partial = model.logits_from_raw(raw[:, :, c : c + 1, i : i + 1, j : j + 1])[:, :, 0, 0, 0]  # (N, levels)
             torch.testing.assert_close(recorded[k], partial, atol=1e-4, rtol=0)
 
 
