@@ -27,7 +27,7 @@ from .likelihood import LN2, batches, bits_per_dim, labels_for, nll_nats
 from .models import AutoregressiveModel, model_from_config, preset_config
 from .precision import check_precision, choose_precision
 from .settings import CHECKPOINT_DIR
-from .util import model_device, unwrap
+from .util import big_blocks_kept, model_device, unwrap
 
 SCHEDULES = ("constant", "cosine")
 
@@ -334,7 +334,8 @@ def fit(model: nn.Module, train, test=None, config: TrainConfig | None = None, *
     writers = [Checkpointer(checkpoint, base, history, metadata)] if checkpoint is not None and rank == 0 else []
     rechoose = [threads.rechoose] if threads.watching() else []  # in a notebook: the cores free now
     # History first: the Checkpointer saves the history with this epoch's test bits/dim in it.
-    train_epochs(net, train, test, run, [History(history), *writers, *rechoose, *callbacks], progress)
+    with big_blocks_kept():  # a step's big tensors are reused, not mapped afresh
+        train_epochs(net, train, test, run, [History(history), *writers, *rechoose, *callbacks], progress)
     base.history = history
     return history
 
