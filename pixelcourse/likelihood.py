@@ -30,8 +30,8 @@ def evaluation_batch(model: nn.Module, batch_size: int | None = None) -> int:
     work there: their tensors leave the caches, and blocks over 32 MiB are fresh pages
     from the operating system on every batch (glibc's allocator maps them anew), a page
     fault per 4 KiB. The ``mnist`` preset gets 5 images, ``cifar10`` 11;
-    ``benchmarks/bench_evaluation.py`` times every batch size (batch 256 took 2.4 to 3.8
-    times as long per image on a Zen 4 EPYC).
+    ``benchmarks/bench_evaluation.py`` times every batch size (batch 256 took 2.1 to 3.5
+    times as long per image on a Zen 4 EPYC, README).
     """
     if batch_size is not None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -229,7 +230,6 @@ def cell_names(source: str) -> tuple[set, set, set]:
     """
     if source.startswith("%%"):
         source = source.partition("\n")[2]
-    from IPython.core.inputtransformer2 import TransformerManager
     tree = ast.parse(TransformerManager().transform_cell(source))
     bound, read, modules = set(), set(), set()
     for node in ast.walk(tree):
@@ -289,7 +289,7 @@ def learner_copies(folder: Path) -> dict[str, int]:
     return kept
 
 
-def run_nbval_lax(notebooks: list[Path], root: Path, processes: int = 2) -> tuple[dict, str]:
+def run_nbval_lax(notebooks: list[Path], root: Path, processes: int = 2) -> tuple[dict, dict, str]:
     """Run ``pytest --nbval-lax`` over ``notebooks`` (in ``root``/notebooks) in quick mode, split over ``processes`` runs.
 
     Returns {(notebook file, "Cell N"): failure text} of every failed or erroring cell, {notebook file: cells
