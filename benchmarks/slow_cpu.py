@@ -77,15 +77,14 @@ class ThreadCaps:
             self.sweep()
 
     def sweep(self) -> None:
-        for source in [self.group, *self._own_groups()]:
-            owner = source.name[1:] if source != self.group else ""
-            for tid in tasks(source) - ({int(owner)} if owner else set()):
+        sources = [(self.group, None)] + [(group, int(group.name[1:])) for group in self._own_groups()]
+        for source, owner in sources:  # owner: the one thread a thread's own group should hold
+            for tid in tasks(source) - {owner}:
                 try:
-                    own = make_group(self.group / f"t{tid}", self.share)
-                    (own / "tasks").write_text(str(tid))
+                    (make_group(self.group / f"t{tid}", self.share) / "tasks").write_text(str(tid))
                 except OSError:  # the thread ended meanwhile
                     pass
-            if owner and not tasks(source):
+            if owner is not None and not tasks(source):
                 self._remove(source)
 
     def _own_groups(self) -> list[Path]:
@@ -115,13 +114,12 @@ def run(command: list[str], slower: float, avx2: bool) -> int:
     cores = os.cpu_count() or 1
     group = make_group(CONTROLLER / f"pixelcourse-slow-{os.getpid()}", cores / slower)
     env = {**os.environ, INSIDE: f"{slower:g}"}
-    numba_cache = tempfile.TemporaryDirectory(prefix="pixelcourse-slow-numba-")
-    if avx2:
-        env.update(AVX2, NUMBA_CACHE_DIR=numba_cache.name)
     print(f"slow_cpu: {cpu_name()}, {cores} cores, every thread capped at 1/{slower:g} of a core"
           f"{', AVX2 code only' if avx2 else ''}", flush=True)
     start = time.perf_counter()
-    with ThreadCaps(group, slower):
+    with tempfile.TemporaryDirectory(prefix="pixelcourse-slow-numba-") as numba_cache, ThreadCaps(group, slower):
+        if avx2:
+            env.update(AVX2, NUMBA_CACHE_DIR=numba_cache)
         try:
             status = subprocess.run(command, env=env, preexec_fn=lambda: (group / "cgroup.procs").write_text(
                 str(os.getpid()))).returncode
@@ -134,7 +132,6 @@ def run(command: list[str], slower: float, avx2: bool) -> int:
         group.rmdir()
     except OSError as err:  # a process the command left running keeps its group
         print(f"slow_cpu: {group} kept: {err.strerror}", file=sys.stderr)
-    numba_cache.cleanup()
     return status
 
 

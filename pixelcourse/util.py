@@ -7,6 +7,7 @@ imports nothing else from the package, so any module may use it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -64,8 +65,9 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 _kept = {"depth": 0}
 
 
+@functools.cache
 def _glibc():
-    """The C library if it is glibc (Linux), else None."""
+    """The C library if it is glibc (Linux), else None (loaded once)."""
     import ctypes
     import platform
 
