@@ -26,6 +26,12 @@ def mnist_small():
     return pixelcourse.subset(train, 512), pixelcourse.subset(test, 128)
 
 
+@pytest.fixture(scope="module")
+def mnist_128(mnist_small):
+    """128 training images: the tests of schedules and resumes take small batches of them (less work, as many steps)."""
+    return pixelcourse.subset(mnist_small[0], 128)
+
+
 def test_training_lowers_the_loss_on_real_mnist(mnist_small):
     train, test = mnist_small
     model = tiny_model("mnist").train()
@@ -207,9 +213,9 @@ def test_atomic_save_leaves_previous_file_on_failure(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
 
 
-def test_resume_after_interruption_continues_where_it_stopped(tmp_path, mnist_small):
-    train, test = mnist_small
-    kwargs = dict(epochs=2, lr=1e-3, batch_size=64, progress=False, seed=3)
+def test_resume_after_interruption_continues_where_it_stopped(tmp_path, mnist_128):
+    train = mnist_128  # 8 steps of 16 per epoch
+    kwargs = dict(epochs=2, lr=1e-3, batch_size=16, progress=False, seed=3)
 
     reference = tiny_model("mnist")
     ref_history = pixelcourse.fit(reference, train, None, **kwargs)
@@ -254,10 +260,10 @@ def test_throughput_and_time_cover_the_whole_epoch_with_periodic_saves(tmp_path,
     assert history["images_per_s"][0] * history["seconds"] == pytest.approx(len(train), rel=0.02)
 
 
-def test_extending_a_finished_run_warms_the_learning_rate_up(tmp_path, mnist_small):
-    train, _ = mnist_small  # 512 images: 8 steps of 64 per epoch
+def test_extending_a_finished_run_warms_the_learning_rate_up(tmp_path, mnist_128):
+    train = mnist_128  # 128 images: 8 steps of 16 per epoch
     first = tmp_path / "first.pt"
-    kwargs = dict(lr=1e-3, batch_size=64, progress=False, schedule="cosine", seed=1)
+    kwargs = dict(lr=1e-3, batch_size=16, progress=False, schedule="cosine", seed=1)
     one = pixelcourse.fit(tiny_model("mnist"), train, None, epochs=1, checkpoint=first, **kwargs)
     assert one["lr"] == pytest.approx([1e-3 * 0.5 * (1 + math.cos(math.pi * s / 8)) for s in range(8)])
 
@@ -372,10 +378,10 @@ def test_a_time_budget_stops_the_run_inside_an_epoch_and_the_next_call_goes_on(t
     assert more["step"] == list(range(1, len(more["step"]) + 1)) and more["seconds"] >= budget
 
 
-def test_a_step_budget_that_stops_inside_an_epoch_resumes_inside_it(tmp_path, mnist_small):
-    train, _ = mnist_small  # 16 steps of 32 per epoch
+def test_a_step_budget_that_stops_inside_an_epoch_resumes_inside_it(tmp_path, mnist_128):
+    train = mnist_128  # 16 steps of 8 per epoch
     path = tmp_path / "run.pt"
-    kwargs = dict(epochs=1, lr=1e-3, batch_size=32, progress=False)
+    kwargs = dict(epochs=1, lr=1e-3, batch_size=8, progress=False)
     whole = pixelcourse.fit(tiny_model("mnist"), train, None, **kwargs)
     pixelcourse.fit(tiny_model("mnist"), train, None, checkpoint=path, max_steps=5, **kwargs)
     assert read_checkpoint(path)["training"]["batch"] == 5

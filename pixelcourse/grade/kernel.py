@@ -20,6 +20,9 @@ from .sandbox import Box
 MIME = "application/vnd.pixelcourse.grade+json"  # the grader's own results: machine-readable, never text
 TIMEOUT = "PixelcourseGradeTimeout"
 MAX_OUTPUTS, MAX_TEXT = 100, 10_000  # per cell
+# How long to wait for a cell's last outputs once its reply came: nbclient's 4 s, but only 1 s after a
+# timeout, when the interrupted cell may never end (a submission that ignores the interrupt).
+IOPUB_WAIT, IOPUB_WAIT_AFTER_TIMEOUT = 4, 1
 
 
 @dataclass
@@ -42,6 +45,10 @@ class _Client(NotebookClient):
             if isinstance(msg["content"].get("text"), str):
                 msg["content"]["text"] = msg["content"]["text"][:MAX_TEXT]
         return super().output(outs, msg, display_id, cell_index)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self.iopub_timeout = IOPUB_WAIT_AFTER_TIMEOUT
+        return await super()._async_handle_timeout(timeout, cell)
 
 
 class Kernel:
@@ -80,6 +87,7 @@ class Kernel:
         cell = nbformat.v4.new_code_cell(source)
         self.client.nb.cells = [cell]
         self.client.timeout = max(1, math.ceil(seconds))
+        self.client.iopub_timeout = IOPUB_WAIT
         self._reply = {}
         try:
             await self.client.async_execute_cell(cell, 0, store_history=history)
